@@ -1,0 +1,2 @@
+//! Vigil events (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Vigil persistence (work in progress).
+#![deny(missing_docs)]

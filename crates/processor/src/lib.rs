@@ -1,0 +1,2 @@
+//! Vigil processor (work in progress).
+#![deny(missing_docs)]

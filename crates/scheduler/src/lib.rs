@@ -1,0 +1,2 @@
+//! Vigil scheduler (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Vigil simnet (work in progress).
+#![deny(missing_docs)]
