@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::clock::DeadlineFuture;
 use crate::instant::saturating_add;
@@ -64,7 +64,13 @@ use crate::{Clock, Signal, Wake};
 /// [`set_wall_time`]: ManualClock::set_wall_time
 #[derive(Clone)]
 pub struct ManualClock {
-    shared: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Notified whenever a thread starts waiting in `wait_until`.
+    waiter_added: Condvar,
 }
 
 struct State {
@@ -89,8 +95,12 @@ impl ManualClock {
             timers: BTreeMap::new(),
             next_key: 0,
         };
+        let shared = Shared {
+            state: Mutex::new(state),
+            waiter_added: Condvar::new(),
+        };
         Self {
-            shared: Arc::new(Mutex::new(state)),
+            shared: Arc::new(shared),
         }
     }
 
@@ -104,7 +114,7 @@ impl ManualClock {
     /// wall time becomes unknown if it would overflow a [`Duration`].
     pub fn advance(&self, by: Duration) {
         let (waiters, due_timers) = {
-            let mut state = self.shared.lock();
+            let mut state = self.shared.state.lock();
             state.now = saturating_add(state.now, by);
             state.wall = state.wall.and_then(|wall| wall.checked_add(by));
 
@@ -139,19 +149,39 @@ impl ManualClock {
     /// The monotonic time does not change, so no waiter wakes. `None` makes the wall time
     /// unknown, as on a machine whose clock was never set.
     pub fn set_wall_time(&self, wall: Option<Duration>) {
-        self.shared.lock().wall = wall;
+        self.shared.state.lock().wall = wall;
+    }
+
+    /// Returns the number of threads currently waiting in [`wait_until`](Clock::wait_until).
+    pub fn waiters(&self) -> usize {
+        self.shared.state.lock().waiters.len()
+    }
+
+    /// Blocks until at least `count` threads are waiting in
+    /// [`wait_until`](Clock::wait_until) on this clock.
+    ///
+    /// A test calls it before [`advance`](ManualClock::advance) to make sure that the thread
+    /// under test has reached its wait, so that the advance exercises the wake-up path
+    /// rather than racing with the thread's start. A thread counts as waiting from the moment
+    /// it enters `wait_until`. Any advance from then on reaches it.
+    pub fn wait_for_waiters(&self, count: usize) {
+        let mut state = self.shared.state.lock();
+        while state.waiters.len() < count {
+            self.shared.waiter_added.wait(&mut state);
+        }
     }
 
     /// Registers `signal` so that `advance` notifies it, and returns the registration key.
     fn register_waiter(&self, signal: &Signal) -> u64 {
-        let mut state = self.shared.lock();
+        let mut state = self.shared.state.lock();
         let key = state.allocate_key();
         state.waiters.insert(key, signal.clone());
+        self.shared.waiter_added.notify_all();
         key
     }
 
     fn unregister_waiter(&self, key: u64) {
-        self.shared.lock().waiters.remove(&key);
+        self.shared.state.lock().waiters.remove(&key);
     }
 }
 
@@ -165,11 +195,11 @@ impl State {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.shared.lock().now
+        self.shared.state.lock().now
     }
 
     fn since_epoch(&self) -> Option<Duration> {
-        self.shared.lock().wall
+        self.shared.state.lock().wall
     }
 
     fn wait_until(&self, signal: &Signal, deadline: Instant) -> Wake {
@@ -184,7 +214,7 @@ impl Clock for ManualClock {
     }
 
     fn deadline_future(&self, deadline: Instant) -> Option<DeadlineFuture> {
-        let key = self.shared.lock().allocate_key();
+        let key = self.shared.state.lock().allocate_key();
         Some(Box::pin(ManualDeadline {
             clock: self.clone(),
             deadline,
@@ -195,7 +225,7 @@ impl Clock for ManualClock {
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
+        let state = self.shared.state.lock();
         f.debug_struct("ManualClock")
             .field("now", &state.now)
             .field("wall", &state.wall)
@@ -227,7 +257,7 @@ impl Future for ManualDeadline {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.clock.shared.lock();
+        let mut state = self.clock.shared.state.lock();
         if state.now >= self.deadline {
             state.timers.remove(&self.key);
             return Poll::Ready(());
@@ -243,6 +273,6 @@ impl Future for ManualDeadline {
 
 impl Drop for ManualDeadline {
     fn drop(&mut self) {
-        self.clock.shared.lock().timers.remove(&self.key);
+        self.clock.shared.state.lock().timers.remove(&self.key);
     }
 }
