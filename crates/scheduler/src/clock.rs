@@ -170,3 +170,39 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
         (**self).deadline_future(deadline)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails to compile if `Clock` stops being object safe.
+    fn boxed(clock: Box<dyn Clock>) -> Box<dyn Clock> {
+        clock
+    }
+
+    #[test]
+    fn mock_clock_scripts_a_wait() {
+        let start = Instant::now();
+        let mut mock = MockClock::new();
+        mock.expect_now().return_const(start);
+        mock.expect_since_epoch().return_const(None);
+        mock.expect_wait_until()
+            .withf(move |_, deadline| *deadline == start + Duration::from_secs(5))
+            .times(1)
+            .return_const(Wake::Signalled);
+        let clock = boxed(Box::new(mock));
+
+        let wake = clock.wait_until(&Signal::new(), clock.now() + Duration::from_secs(5));
+
+        assert_eq!(wake, Wake::Signalled);
+        assert_eq!(clock.since_epoch(), None);
+    }
+
+    #[test]
+    fn system_clock_waits_for_past_deadline() {
+        let signal = Signal::new();
+        let past = SystemClock.now();
+
+        assert_eq!(SystemClock.wait_until(&signal, past), Wake::Deadline);
+    }
+}

@@ -268,3 +268,6 @@ fn rearm(deadline: Instant, interval: Duration, now: Instant) -> Instant {
     // A whole period or more was missed: fire once and restart the period from now.
     saturating_add(now, interval)
 }
+
+#[cfg(test)]
+mod proptests;
