@@ -37,7 +37,7 @@ pub enum Wake {
 
 /// A source of time that can also wait for a deadline.
 ///
-/// Everything in Vigil that tells time or waits goes through this trait, so that tests can swap
+/// Everything in Vigil that reads the time or waits goes through this trait, so that tests can swap
 /// [`SystemClock`] for [`ManualClock`](crate::ManualClock) and drive time themselves. The trait
 /// is object safe and is usually shared as `Arc<dyn Clock>`.
 ///
@@ -104,8 +104,8 @@ pub trait Clock: Send + Sync {
     /// Returns a future that completes once `now() >= deadline`, if this clock needs one.
     ///
     /// Virtual clocks return `Some`, because only they know when their time moves.
-    /// [`SystemClock`] returns `None`, which tells an async caller to use its runtime's timer
-    /// (for example `tokio::time::sleep_until`) instead.
+    /// [`SystemClock`] returns `None`, and an async caller then uses its runtime's timer (for
+    /// example `tokio::time::sleep_until`) instead.
     fn deadline_future(&self, deadline: Instant) -> Option<DeadlineFuture>;
 }
 

@@ -6,8 +6,8 @@ use crate::rng::Rng;
 
 /// A source of delays, such as the wait before forwarding a batch of HTLCs.
 ///
-/// Code that waits a random time asks a `DelaySource` instead of drawing the delay itself,
-/// so a test can give it fixed or seeded delays.
+/// Code that waits a random time takes the delay from a `DelaySource` instead of drawing it
+/// itself, so a test can supply fixed or seeded delays.
 ///
 /// # Examples
 ///

@@ -26,7 +26,7 @@ use crate::clock::DeadlineFuture;
 use crate::instant::saturating_add;
 use crate::{Clock, Signal, Wake};
 
-/// A virtual clock for tests: time stands still until the test calls [`advance`].
+/// A virtual clock for tests: time is fixed until the test calls [`advance`].
 ///
 /// - [`now`](Clock::now) starts at the given instant and moves only in [`advance`].
 /// - [`since_epoch`](Clock::since_epoch) starts at the given wall time, moves with

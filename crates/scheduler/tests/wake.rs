@@ -120,7 +120,8 @@ fn system_two_raises_give_one_early_return() {
     signal.raise();
 
     let first = SystemClock.wait_until(&signal, Instant::now() + HOUR);
-    // A deadline that has passed returns at once, and tells whether a raise was still pending.
+    // A deadline that has passed returns at once, so the result shows whether a raise was
+    // still pending.
     let second = SystemClock.wait_until(&signal, Instant::now());
 
     assert_eq!(first, Wake::Signalled);
@@ -491,4 +492,38 @@ fn arc_dyn_clock_delegates() {
     );
     assert_eq!(clock.wait_until(&signal, clock.now()), Wake::Deadline);
     assert!(clock.deadline_future(clock.now()).is_some());
+}
+
+#[test]
+fn raise_racing_wait_never_lost() {
+    // Each round races a raise against a waiter that may or may not be asleep yet. A lost
+    // wake-up would leave the waiter blocked for an hour and trip the hang guard.
+    for round in 0..500 {
+        let signal = Signal::new();
+        let waiter = wait_in_thread(&SystemClock, &signal, Instant::now() + HOUR);
+
+        signal.raise();
+
+        let (wake, _) = waiter
+            .recv_timeout(HANG_GUARD)
+            .unwrap_or_else(|error| panic!("round {round}: the waiter missed the raise: {error}"));
+        assert_eq!(wake, Wake::Signalled, "round {round}");
+    }
+}
+
+#[test]
+fn advance_racing_wait_never_lost() {
+    // Like the raise race, with the advance racing the waiter's registration on the clock.
+    for round in 0..500 {
+        let clock = manual_clock();
+        let deadline = clock.now() + Duration::from_secs(1);
+        let waiter = wait_in_thread(&clock, &Signal::new(), deadline);
+
+        clock.advance(Duration::from_secs(1));
+
+        let (wake, _) = waiter.recv_timeout(HANG_GUARD).unwrap_or_else(|error| {
+            panic!("round {round}: the waiter missed the advance: {error}")
+        });
+        assert_eq!(wake, Wake::Deadline, "round {round}");
+    }
 }

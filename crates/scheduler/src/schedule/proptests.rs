@@ -78,7 +78,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     vec(step(), 0..80)
 }
 
-/// A job set and advances that never skip a period: every advance is at most the smallest
+/// Generates a job set and advances that never skip a period: every advance is at most the smallest
 /// interval.
 fn gapless_scenario() -> impl Strategy<Value = (Vec<JobSpec>, Vec<Duration>)> {
     job_set().prop_flat_map(|jobs| {
