@@ -1,2 +1,17 @@
-//! Vigil processor (work in progress).
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+mod builder;
+pub mod components;
+mod config;
+mod core;
+mod error;
+mod runner;
+mod stats;
+
+pub use crate::core::{Core, Step};
+pub use builder::{Builder, Gossip};
+pub use config::{Config, ConfigError};
+pub use error::Error;
+pub use runner::thread::BackgroundProcessor;
+pub use stats::{EventSource, KeyStats, LagSummary, Stats};

@@ -1,0 +1,162 @@
+//! The processor's own record of ChannelManager writes owed, and the gate in front of the
+//! user's event handler.
+//!
+//! LDK's `get_and_clear_needs_persistence` clears its flag as it reads it, so once read the
+//! write is owed only in this record. Each time someone takes the flag, the owed generation
+//! grows by one; each successful write completes the generation it started from. A write is
+//! owed while `owed > written`.
+//!
+//! Taking the flag and recording the new generation happen under one mutex, so no thread
+//! can observe "flag clear, nothing owed" in between. The gate uses that: before an event is
+//! handed to the user it takes the flag itself, and if any write is owed it does not hand
+//! the event out until a write that started after that moment has completed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lightning::events::ReplayEvent;
+use parking_lot::{Condvar, Mutex};
+use vigil_scheduler::{Clock, Signal};
+
+use crate::components::ChannelManagerDriver;
+use crate::stats::StatsRecorder;
+
+/// What the gate does when a ChannelManager write is owed before an event.
+pub(crate) enum GateMode {
+    /// Rejects the event with `ReplayEvent`, for a core that writes and dispatches on one
+    /// thread: the caller writes, then dispatches again.
+    Reject,
+    /// Raises the processor's signal and blocks until the processor has written, for an
+    /// event worker on its own thread.
+    Wait(Signal),
+}
+
+pub(crate) struct ManagerLedger {
+    state: Mutex<LedgerState>,
+    written: Condvar,
+    clock: Arc<dyn Clock>,
+    stats: Arc<StatsRecorder>,
+}
+
+struct LedgerState {
+    owed: u64,
+    written: u64,
+    /// When the oldest unwritten generation was recorded.
+    owed_since: Option<Instant>,
+    /// Set when the processor stops: no event is handed out afterwards.
+    closed: bool,
+}
+
+impl ManagerLedger {
+    /// Creates a ledger; `owed_at_start` records one write owed from the start.
+    pub(crate) fn new(
+        owed_at_start: bool,
+        clock: Arc<dyn Clock>,
+        stats: Arc<StatsRecorder>,
+    ) -> Self {
+        let now = clock.now();
+        Self {
+            state: Mutex::new(LedgerState {
+                owed: u64::from(owed_at_start),
+                written: 0,
+                owed_since: owed_at_start.then_some(now),
+                closed: false,
+            }),
+            written: Condvar::new(),
+            clock,
+            stats,
+        }
+    }
+
+    /// Takes LDK's flag and returns the generation a write must complete, if one is owed.
+    pub(crate) fn claim(&self, manager: &dyn ChannelManagerDriver) -> Option<u64> {
+        let mut state = self.state.lock();
+        self.take_flag(&mut state, manager);
+        (state.owed > state.written).then_some(state.owed)
+    }
+
+    /// Records a write owed whatever LDK's flag says, and returns its generation.
+    pub(crate) fn claim_forced(&self, manager: &dyn ChannelManagerDriver) -> u64 {
+        let mut state = self.state.lock();
+        self.take_flag(&mut state, manager);
+        if state.owed == state.written {
+            state.owed += 1;
+            state.owed_since = Some(self.clock.now());
+        }
+        state.owed
+    }
+
+    /// Records that a write started at `generation` succeeded, and wakes the gate.
+    pub(crate) fn complete(&self, generation: u64) {
+        let mut state = self.state.lock();
+        if generation > state.written {
+            state.written = generation;
+            if let Some(since) = state.owed_since.take() {
+                self.stats
+                    .persist_lag(self.clock.now().saturating_duration_since(since));
+            }
+            if state.owed > state.written {
+                state.owed_since = Some(self.clock.now());
+            }
+        }
+        drop(state);
+        self.written.notify_all();
+    }
+
+    /// Returns whether a write is owed, without reading LDK's flag.
+    pub(crate) fn is_owed(&self) -> bool {
+        let state = self.state.lock();
+        state.owed > state.written
+    }
+
+    /// Closes the gate: every event from now on is rejected, and waiters return.
+    pub(crate) fn close(&self) {
+        self.state.lock().closed = true;
+        self.written.notify_all();
+    }
+
+    /// Decides whether the next event may be handed to the user.
+    ///
+    /// # Errors
+    ///
+    /// Returns `ReplayEvent` when the gate is closed, or when a write is owed and `mode` is
+    /// [`GateMode::Reject`], or the gate closed while waiting.
+    pub(crate) fn admit_event(
+        &self,
+        manager: &dyn ChannelManagerDriver,
+        mode: &GateMode,
+    ) -> Result<(), ReplayEvent> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(ReplayEvent());
+        }
+        self.take_flag(&mut state, manager);
+        let target = state.owed;
+        if state.written >= target {
+            return Ok(());
+        }
+        match mode {
+            GateMode::Reject => Err(ReplayEvent()),
+            GateMode::Wait(processor) => {
+                processor.raise();
+                while state.written < target && !state.closed {
+                    self.written.wait(&mut state);
+                }
+                if state.written >= target {
+                    Ok(())
+                } else {
+                    Err(ReplayEvent())
+                }
+            }
+        }
+    }
+
+    fn take_flag(&self, state: &mut LedgerState, manager: &dyn ChannelManagerDriver) {
+        if manager.get_and_clear_needs_persistence() {
+            if state.owed == state.written {
+                state.owed_since = Some(self.clock.now());
+            }
+            state.owed += 1;
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The stop sequence.
+//!
+//! On `stop()`, on drop, or after a handler panic, the core stops in this order:
+//!
+//! 1. close the event gate, so no event is handed out from now on (an event that is
+//!    rejected stays pending in LDK and is handed out again after the next start);
+//! 2. disconnect every peer, so no peer message changes the ChannelManager afterwards;
+//! 3. write the ChannelManager, always, retrying per the retry policy;
+//! 4. write the network graph, then the scorer, once each;
+//! 5. wait for the event worker to leave the user's handler, up to the shutdown timeout;
+//! 6. if the worker left and that changed the ChannelManager, write it again.
+//!
+//! After a ChannelManager write failed for good the core does none of this: it stops at
+//! once, because a further write would only fail again after more work.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::persist::WriteOutcome;
+use super::{Core, Step};
+use crate::error::Error;
+
+/// Where a core is in its life.
+pub(super) enum Phase {
+    Running,
+    Stopping {
+        step: StopStep,
+        /// The error that started the stop, returned once the stop completes.
+        cause: Option<Error>,
+    },
+    Finished(Option<Result<(), Error>>),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum StopStep {
+    FinalWrites,
+    AwaitWorker { deadline: Instant },
+    Rewrite,
+}
+
+impl Core {
+    /// Starts the stop sequence, or ends at once after a failed ChannelManager write.
+    pub(super) fn begin_stop(&mut self, cause: Option<Error>, _now: Instant) {
+        if !matches!(self.phase, super::Phase::Running) {
+            return;
+        }
+        if matches!(cause, Some(Error::Persist { .. })) {
+            self.finish(Err(cause.expect("matched Some above")));
+            return;
+        }
+        lightning::log_info!(self.logger, "Stopping the background processor");
+        self.ledger.close();
+        self.stop_worker();
+        self.components.peer_manager.disconnect_all_peers();
+        self.phase = Phase::Stopping {
+            step: StopStep::FinalWrites,
+            cause,
+        };
+    }
+
+    /// Returns the step that follows a turn in the current phase.
+    pub(super) fn after_turn(&mut self, now: Instant) -> Step {
+        loop {
+            match &mut self.phase {
+                Phase::Running => return Step::Wait(self.next_deadline(now)),
+                Phase::Finished(result) => return Step::Finished(result.take().unwrap_or(Ok(()))),
+                Phase::Stopping { step, .. } => {
+                    let step = *step;
+                    if let Some(wait_until) = self.stop_step(step, now) {
+                        return Step::Wait(wait_until);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one stop step; returns an instant to wait for, or `None` to go on at once.
+    fn stop_step(&mut self, step: StopStep, now: Instant) -> Option<Instant> {
+        if let Some(retry_at) = self.manager_retry.retry_at().filter(|at| now < *at) {
+            return Some(retry_at);
+        }
+        match step {
+            StopStep::FinalWrites => {
+                let generation = self.ledger.claim_forced(&*self.components.channel_manager);
+                match self.write_manager(generation, now) {
+                    Ok(WriteOutcome::Written) => {}
+                    Ok(WriteOutcome::RetryAt(at)) => return Some(at),
+                    Err(error) => {
+                        self.end_stop(Err(error));
+                        return None;
+                    }
+                }
+                if self.graph_is_writable() {
+                    self.persist_graph();
+                }
+                self.persist_scorer(now);
+                let deadline = now + self.config.shutdown_timeout;
+                self.set_stop_step(StopStep::AwaitWorker { deadline });
+                None
+            }
+            StopStep::AwaitWorker { deadline } => {
+                if self.worker_is_done() {
+                    self.set_stop_step(StopStep::Rewrite);
+                    None
+                } else if now >= deadline {
+                    lightning::log_error!(
+                        self.logger,
+                        "Event handler still running {:?} after stop; the unfinished event will be handed out again on the next start",
+                        self.config.shutdown_timeout
+                    );
+                    let waited = self.config.shutdown_timeout;
+                    self.end_stop(Err(Error::ShutdownTimeout { waited }));
+                    None
+                } else {
+                    Some(deadline)
+                }
+            }
+            StopStep::Rewrite => {
+                let outcome = match self.ledger.claim(&*self.components.channel_manager) {
+                    Some(generation) => self.write_manager(generation, now),
+                    None => Ok(WriteOutcome::Written),
+                };
+                match outcome {
+                    Ok(WriteOutcome::Written) => self.end_stop(Ok(())),
+                    Ok(WriteOutcome::RetryAt(at)) => return Some(at),
+                    Err(error) => self.end_stop(Err(error)),
+                }
+                None
+            }
+        }
+    }
+
+    fn set_stop_step(&mut self, next: StopStep) {
+        if let Phase::Stopping { step, .. } = &mut self.phase {
+            *step = next;
+        }
+    }
+
+    /// Ends the stop sequence; the error that started the stop takes precedence.
+    fn end_stop(&mut self, result: Result<(), Error>) {
+        let cause = match &mut self.phase {
+            Phase::Stopping { cause, .. } => cause.take(),
+            _ => None,
+        };
+        let result = match (cause, result) {
+            (Some(cause), Err(later)) => {
+                lightning::log_error!(self.logger, "Error during stop: {}", later);
+                Err(cause)
+            }
+            (Some(cause), Ok(())) => Err(cause),
+            (None, result) => result,
+        };
+        self.finish(result);
+    }
+
+    fn finish(&mut self, result: Result<(), Error>) {
+        self.ledger.close();
+        self.stop_worker();
+        match &result {
+            Ok(()) => lightning::log_info!(self.logger, "Background processor stopped"),
+            Err(error) => {
+                lightning::log_error!(self.logger, "Background processor stopped: {}", error)
+            }
+        }
+        self.phase = Phase::Finished(Some(result));
+    }
+
+    fn stop_worker(&self) {
+        if let Some(link) = &self.worker {
+            link.stop.store(true, Ordering::Release);
+            link.signal.raise();
+        }
+    }
+
+    fn worker_is_done(&self) -> bool {
+        self.worker
+            .as_ref()
+            .is_none_or(|link| link.done.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for Core {
+    /// Releases an event worker waiting in the gate, even when the core is dropped by a
+    /// panic, so that it cannot wait forever for a write that will not come.
+    fn drop(&mut self) {
+        self.ledger.close();
+        self.stop_worker();
+    }
+}

@@ -1,0 +1,3 @@
+//! Runners: loops that call [`Core::turn`](crate::Core::turn) and wait in between.
+
+pub(crate) mod thread;

@@ -1,0 +1,333 @@
+//! The thread runner: a `vigil-processor` thread that turns the core and waits, and a
+//! `vigil-events` thread that hands out events.
+//!
+//! The processor thread is the only one that writes. The event thread blocks in the gate
+//! before each event while a ChannelManager write is owed, so the user never sees an event
+//! before the state that produced it is stored, and the processor never waits for the
+//! user's handler. `docs/ARCHITECTURE.md` describes the ordering in full.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use lightning::events::EventHandler;
+use lightning::util::logger::Logger;
+use lightning::util::persist::KVStoreSync;
+use vigil_scheduler::{Clock, Signal};
+
+use crate::builder::Builder;
+use crate::components::{ChainMonitorDriver, ChannelManagerDriver, PeerManagerDriver};
+use crate::core::{Core, EventPump, Step, WorkerLink};
+use crate::error::{panic_message, Error};
+use crate::stats::{Stats, StatsRecorder};
+
+/// How long the event thread waits for a signal before it checks again; a safety net only,
+/// since every event source and `stop()` raise its signal.
+const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Runs the background work of an LDK node on its own threads, until stopped.
+///
+/// Duties:
+/// - hands the events of the ChannelManager, the ChainMonitor and the OnionMessenger to the
+///   event handler, after the network graph and the scorer have seen them;
+/// - writes the ChannelManager whenever it needs it, without waiting for the handler;
+/// - calls the timers of the ChannelManager, the PeerManager, the OnionMessenger and the
+///   ChainMonitor, prunes and writes the network graph, decays and writes the scorer, runs
+///   the OutputSweeper, writes the LiquidityManager and processes HTLC forwards;
+/// - disconnects all peers after a suspended process resumes;
+/// - on [`stop`](Self::stop) or drop, disconnects all peers and writes the ChannelManager,
+///   the network graph and the scorer one last time.
+///
+/// The thread sleeps until the next job is due, an LDK component signals work, or `stop()`
+/// is called; it never polls.
+///
+/// # Note
+///
+/// A ChannelManager write that fails on every attempt of the retry policy stops the
+/// processor; [`join`](Self::join) and [`stop`](Self::stop) then return [`Error::Persist`].
+/// The stored ChannelManager is then older than the one in memory, and restarting from it
+/// may force-close channels.
+///
+/// # Examples
+///
+/// ```no_run
+/// # use std::sync::{Arc, Mutex};
+/// # use lightning::events::{Event, ReplayEvent};
+/// # use lightning::routing::gossip::NetworkGraph;
+/// # use lightning::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringDecayParameters};
+/// # use lightning::util::logger::{Logger, Record};
+/// # use vigil_persistence::MemoryStore;
+/// # use vigil_processor::{BackgroundProcessor, Gossip};
+/// # fn node_parts<CM, CMon, PM, G>() -> (Arc<CM>, Arc<CMon>, Arc<PM>, Arc<G>) { unimplemented!() }
+/// # struct StdoutLogger;
+/// # impl Logger for StdoutLogger { fn log(&self, record: Record) { println!("{}", record.args); } }
+/// # type L = Arc<StdoutLogger>;
+/// # type Graph = NetworkGraph<L>;
+/// # fn example<CM, CMon, PM, U>(
+/// #     channel_manager: Arc<CM>, chain_monitor: Arc<CMon>, peer_manager: Arc<PM>,
+/// #     gossip_sync: Arc<lightning::routing::gossip::P2PGossipSync<Arc<Graph>, U, L>>,
+/// #     graph: Arc<Graph>,
+/// # ) -> Result<(), vigil_processor::Error>
+/// # where
+/// #     CM: vigil_processor::components::ChannelManagerDriver + 'static,
+/// #     CMon: vigil_processor::components::ChainMonitorDriver + 'static,
+/// #     PM: vigil_processor::components::PeerManagerDriver + 'static,
+/// #     U: std::ops::Deref + Send + Sync + 'static,
+/// #     U::Target: lightning::routing::utxo::UtxoLookup,
+/// # {
+/// let logger = Arc::new(StdoutLogger);
+/// let store = Arc::new(MemoryStore::new());
+/// let scorer = Arc::new(Mutex::new(ProbabilisticScorer::new(
+///     ProbabilisticScoringDecayParameters::default(),
+///     Arc::clone(&graph),
+///     Arc::clone(&logger),
+/// )));
+/// let handler = |event: Event| -> Result<(), ReplayEvent> {
+///     println!("handling {event:?}");
+///     Ok(())
+/// };
+///
+/// let processor = BackgroundProcessor::builder(
+///     store, handler, chain_monitor, channel_manager, peer_manager, logger,
+/// )
+/// .gossip(Gossip::p2p(gossip_sync))
+/// .scorer(scorer)
+/// .start()?;
+///
+/// // ... run the node ...
+///
+/// processor.stop()?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "the processor stops when this value is dropped; keep it until shutdown"]
+pub struct BackgroundProcessor {
+    stop: StopHandle,
+    stats: Arc<StatsRecorder>,
+    logger: Arc<dyn Logger + Send + Sync>,
+    processor: Option<JoinHandle<Result<(), Error>>>,
+    worker: Option<(JoinHandle<()>, Arc<WorkerLink>)>,
+}
+
+/// What `stop()` needs to reach the processor thread.
+struct StopHandle {
+    requested: Arc<std::sync::atomic::AtomicBool>,
+    signal: Signal,
+}
+
+impl StopHandle {
+    fn request(&self) {
+        self.requested.store(true, Ordering::Release);
+        self.signal.raise();
+    }
+}
+
+impl BackgroundProcessor {
+    /// Returns a builder with the required parts; optional parts and [`Builder::start`]
+    /// follow.
+    ///
+    /// The components are the LDK objects themselves behind `Arc`s (any type implementing
+    /// the [component traits](crate::components)), so no type annotation is needed.
+    pub fn builder<S, H, M, C, P, L>(
+        store: Arc<S>,
+        event_handler: H,
+        chain_monitor: Arc<M>,
+        channel_manager: Arc<C>,
+        peer_manager: Arc<P>,
+        logger: Arc<L>,
+    ) -> Builder
+    where
+        S: KVStoreSync + Send + Sync + 'static,
+        H: EventHandler + Send + Sync + 'static,
+        M: ChainMonitorDriver + 'static,
+        C: ChannelManagerDriver + 'static,
+        P: PeerManagerDriver + 'static,
+        L: Logger + Send + Sync + 'static,
+    {
+        Builder::new(
+            store,
+            event_handler,
+            chain_monitor,
+            channel_manager,
+            peer_manager,
+            logger,
+        )
+    }
+
+    pub(crate) fn spawn(
+        core: Core,
+        clock: Arc<dyn Clock>,
+        logger: Arc<dyn Logger + Send + Sync>,
+    ) -> Result<Self, Error> {
+        let stop = StopHandle {
+            requested: core.stop_handle(),
+            signal: core.signal(),
+        };
+        let stats = core.stats_recorder();
+        let link = core
+            .worker_link()
+            .expect("a core built for the thread runner has an event worker");
+
+        let worker = spawn_worker(
+            core.pump(),
+            Arc::clone(&link),
+            Arc::clone(&clock),
+            core.signal(),
+        )?;
+        let processor = thread::Builder::new()
+            .name("vigil-processor".to_owned())
+            .spawn(move || run_processor(core, clock));
+        let processor = match processor {
+            Ok(handle) => handle,
+            Err(source) => {
+                link.stop.store(true, Ordering::Release);
+                link.signal.raise();
+                return Err(Error::Spawn {
+                    name: "vigil-processor",
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            stop,
+            stats,
+            logger,
+            processor: Some(processor),
+            worker: Some((worker, link)),
+        })
+    }
+
+    /// Stops the processor and waits for its final writes.
+    ///
+    /// Returns as soon as the ChannelManager, the network graph and the scorer are written
+    /// and the event handler has returned. Nothing is written after it returns.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error that ended the processor: [`Error::Persist`] if a ChannelManager
+    /// write failed for good, [`Error::HandlerPanicked`] after a handler panic, or
+    /// [`Error::ShutdownTimeout`] if the handler was still running after the final writes
+    /// and the shutdown timeout.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.stop.request();
+        self.join_threads()
+    }
+
+    /// Waits until the processor ends on its own, after an error.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error that ended the processor, as [`stop`](Self::stop) does.
+    pub fn join(mut self) -> Result<(), Error> {
+        self.join_threads()
+    }
+
+    /// Returns whether the processor thread has ended, without waiting.
+    pub fn is_finished(&self) -> bool {
+        self.processor.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Returns a snapshot of the processor's counters.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    fn join_threads(&mut self) -> Result<(), Error> {
+        let Some(processor) = self.processor.take() else {
+            return Ok(());
+        };
+        let result = processor.join().unwrap_or_else(|payload| {
+            Err(Error::ProcessorPanicked {
+                message: panic_message(payload.as_ref()),
+            })
+        });
+
+        // The event thread has left the user's handler unless the shutdown timed out; a
+        // thread still inside the handler is left to finish on its own.
+        if let Some((worker, link)) = self.worker.take() {
+            if link.done.load(Ordering::Acquire) {
+                let _ = worker.join();
+            }
+        }
+        result
+    }
+}
+
+impl Drop for BackgroundProcessor {
+    fn drop(&mut self) {
+        if self.processor.is_none() {
+            return;
+        }
+        self.stop.request();
+        if let Err(error) = self.join_threads() {
+            lightning::log_error!(
+                self.logger,
+                "Background processor ended with an error: {}",
+                error
+            );
+        }
+    }
+}
+
+/// Turns the core and waits in between until it finishes; a panic becomes an error.
+fn run_processor(mut core: Core, clock: Arc<dyn Clock>) -> Result<(), Error> {
+    let signal = core.signal();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
+        let now = clock.now();
+        match core.turn(now) {
+            Step::Wait(deadline) => {
+                clock.wait_until(&signal, deadline);
+                core.record_wait(deadline, clock.now());
+            }
+            Step::Finished(result) => return result,
+        }
+    }));
+    outcome.unwrap_or_else(|payload| {
+        Err(Error::ProcessorPanicked {
+            message: panic_message(payload.as_ref()),
+        })
+    })
+}
+
+fn spawn_worker(
+    pump: Arc<EventPump>,
+    link: Arc<WorkerLink>,
+    clock: Arc<dyn Clock>,
+    processor: Signal,
+) -> Result<JoinHandle<()>, Error> {
+    thread::Builder::new()
+        .name("vigil-events".to_owned())
+        .spawn(move || run_worker(&pump, &link, &*clock, &processor))
+        .map_err(|source| Error::Spawn {
+            name: "vigil-events",
+            source,
+        })
+}
+
+/// Hands out events whenever a source signals, until told to stop.
+fn run_worker(pump: &EventPump, link: &WorkerLink, clock: &dyn Clock, processor: &Signal) {
+    // Marks the worker done and wakes the processor on every exit, a panic included.
+    struct Done<'a>(&'a WorkerLink, &'a Signal);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.done.store(true, Ordering::Release);
+            self.1.raise();
+        }
+    }
+    let _done = Done(link, processor);
+
+    while !link.stop.load(Ordering::Acquire) {
+        let round = pump.dispatch_all();
+
+        // Handled events may have changed the scorer, and a panic stops the processor.
+        if round.handled > 0 || pump.failure().is_some() {
+            processor.raise();
+        }
+        if link.stop.load(Ordering::Acquire) {
+            break;
+        }
+        clock.wait_until(&link.signal, clock.now() + WORKER_IDLE_WAIT);
+    }
+}
