@@ -1,2 +1,64 @@
-//! Vigil simnet (work in progress).
+//! Real LDK nodes in one process, over a simulated chain and in-memory connections.
+//!
+//! A [`Simnet`] starts nodes that each have a `KeysManager`, a `ChannelManager`, a
+//! `ChainMonitor` persisting monitors to the node's own store, a `PeerManager`, a network graph
+//! with P2P gossip, a probabilistic scorer, an `OnionMessenger` and an `OutputSweeper`. Their
+//! PeerManagers talk through in-memory pipes ([`Network`]); no socket is opened. A simulated
+//! regtest [`Chain`] mines broadcast transactions into blocks with valid headers and hands every
+//! block to every node through LDK's `Confirm` interface.
+//!
+//! Each node's background work runs through a [`ProcessorDriver`]: [`ReferenceDriver`] runs
+//! LDK's `lightning-background-processor`, [`ManualDriver`] leaves it to the test, and another
+//! processor plugs in by implementing the trait. Every event a node's handler receives is kept
+//! in its [`EventRecorder`].
+//!
+//! ```
+//! use vigil_simnet::{ReferenceDriver, Simnet, SimnetConfig};
+//!
+//! let simnet = Simnet::start(SimnetConfig::default(), ReferenceDriver).unwrap();
+//! simnet.connect(0, 1).unwrap();
+//! simnet.open_channel(0, 1, 200_000, 0).unwrap();
+//! simnet.pay(0, 1, 5_000_000).unwrap();
+//! simnet.stop_all().unwrap();
+//! ```
 #![deny(missing_docs)]
+
+mod activity;
+mod broadcast;
+mod chain;
+mod driver;
+mod error;
+mod fees;
+mod handler;
+mod keys;
+mod logger;
+mod node;
+mod ops;
+mod pipe;
+mod recorder;
+mod restart;
+mod simnet;
+mod store;
+mod types;
+mod wallet;
+
+pub use activity::Activity;
+pub use broadcast::NodeBroadcaster;
+pub use chain::Chain;
+pub use driver::{DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor};
+pub use error::SimnetError;
+pub use fees::FixedFeeEstimator;
+pub use handler::{NodeEventHandler, UserHandler};
+pub use keys::{keys_manager, node_seed};
+pub use logger::{parse_level, LogConfig, LogLine, NodeLogger};
+pub use node::{Node, NodeConfig, NodeEnv, NodeParts, StoreOpener};
+pub use ops::{PendingPayment, FUNDING_CONFIRMATIONS};
+pub use pipe::{ConnectError, ConnectionClosed, Network, PeerEndpoint, PipeConfig, PipeDescriptor};
+pub use recorder::{event_kind, EventRecorder, RecordedEvent, WaitTimeout};
+pub use simnet::{node_dir, Simnet, SimnetConfig};
+pub use store::{key_label, DiskStore, NodeStore};
+pub use types::{
+    SimChainMonitor, SimChannelManager, SimGossipSync, SimLockedScorer, SimMessageRouter,
+    SimNetworkGraph, SimOnionMessenger, SimPeerManager, SimRouter, SimScorer, SimSweeper,
+};
+pub use wallet::Wallet;

@@ -1,0 +1,406 @@
+//! Channel and payment helpers of a [`Simnet`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bitcoin::hashes::Hash;
+use bitcoin::{OutPoint, Txid};
+use lightning::events::Event;
+use lightning::ln::channelmanager::Retry;
+use lightning::ln::channelmanager::{Bolt11InvoiceParameters, PaymentId};
+use lightning::ln::types::ChannelId;
+use lightning::routing::router::RouteParametersConfig;
+use lightning::types::payment::PaymentHash;
+use lightning_invoice::{Bolt11InvoiceDescription, Description};
+
+use crate::error::SimnetError;
+use crate::simnet::Simnet;
+
+/// The confirmations a channel's funding needs by default in LDK, which is also the depth at
+/// which LDK announces a public channel.
+pub const FUNDING_CONFIRMATIONS: u32 = 6;
+
+// Distinguishes channels in `ChannelPending` events; unique within the process.
+static NEXT_USER_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A payment sent by [`Simnet::send_payment`] and not yet waited for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingPayment {
+    /// The paying node's index.
+    pub payer: usize,
+    /// The paid node's index.
+    pub payee: usize,
+    /// The payment's id at the payer.
+    pub payment_id: PaymentId,
+    /// The payment hash of the invoice.
+    pub payment_hash: PaymentHash,
+}
+
+impl Simnet {
+    /// Opens a channel of `sats` from `funder` to `peer`, pushing `push_msat` to the peer,
+    /// mines the blocks it needs, and waits until both sides can use it. Returns its id.
+    ///
+    /// The nodes must be connected. The funder's wallet funds it when LDK asks.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Rejected`] if LDK rejects the channel and
+    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    pub fn open_channel(
+        &self,
+        funder: usize,
+        peer: usize,
+        sats: u64,
+        push_msat: u64,
+    ) -> Result<ChannelId, SimnetError> {
+        let a = self.node(funder)?;
+        let b = self.node(peer)?;
+        let user_channel_id = u128::from(NEXT_USER_CHANNEL_ID.fetch_add(1, Ordering::Relaxed));
+        a.channel_manager()
+            .create_channel(b.node_id(), sats, push_msat, user_channel_id, None, None)
+            .map_err(|error| SimnetError::Rejected {
+                node: a.name().to_string(),
+                action: "create_channel",
+                message: format!("{error:?}"),
+            })?;
+
+        let pending = |events: &[Event]| {
+            events.iter().find_map(|event| match event {
+                Event::ChannelPending {
+                    channel_id,
+                    user_channel_id: id,
+                    funding_txo,
+                    ..
+                } if *id == user_channel_id => Some((*channel_id, *funding_txo)),
+                _ => None,
+            })
+        };
+        let what = format!("channel from {} to {} to be pending", a.name(), b.name());
+        self.wait_for(&what, || {
+            pending(&a.recorder().of_kind("ChannelPending")).is_some()
+        })?;
+        let (channel_id, funding_txo) = pending(&a.recorder().of_kind("ChannelPending"))
+            .expect("the wait above returned once the event was recorded");
+
+        let what = format!("funding transaction {} to be broadcast", funding_txo.txid);
+        self.wait_for(&what, || self.is_known(&funding_txo.txid))?;
+        self.mine_blocks(FUNDING_CONFIRMATIONS)?;
+
+        let what = format!("channel {channel_id} to be usable on both sides");
+        self.wait_for(&what, || {
+            let usable = |channels: Vec<lightning::ln::channel_state::ChannelDetails>| {
+                channels
+                    .iter()
+                    .any(|channel| channel.channel_id == channel_id && channel.is_usable)
+            };
+            usable(a.channel_manager().list_usable_channels())
+                && usable(b.channel_manager().list_usable_channels())
+        })?;
+        Ok(channel_id)
+    }
+
+    /// Returns whether a transaction is in the mempool or confirmed.
+    pub fn is_known(&self, txid: &Txid) -> bool {
+        self.chain().confirmations(txid) > 0
+            || self
+                .chain()
+                .mempool()
+                .iter()
+                .any(|tx| tx.compute_txid() == *txid)
+    }
+
+    /// Waits until every running node's network graph holds `channels` channels, each with a
+    /// channel update in both directions, running timer ticks while it waits so that the
+    /// nodes broadcast their announcements.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Timeout`] if the graphs do not fill in time.
+    pub fn wait_for_graph(&self, channels: usize) -> Result<(), SimnetError> {
+        let what = format!("every network graph to hold {channels} announced channels");
+        self.wait_for(&what, || {
+            let complete = (0..self.len())
+                .filter_map(|i| self.node(i).ok())
+                .all(|node| {
+                    let graph = node.parts().network_graph.read_only();
+                    let updated = graph
+                        .channels()
+                        .unordered_iter()
+                        .filter(|(_, info)| info.one_to_two.is_some() && info.two_to_one.is_some())
+                        .count();
+                    updated >= channels
+                });
+            if !complete {
+                let _ = self.tick_all();
+            }
+            complete
+        })
+    }
+
+    /// Sends a payment of `amount_msat` from `payer` to `payee` by a BOLT 11 invoice of the
+    /// payee, without waiting for it to complete.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Rejected`] if the payee cannot create the invoice or the payer
+    /// cannot send it.
+    pub fn send_payment(
+        &self,
+        payer: usize,
+        payee: usize,
+        amount_msat: u64,
+    ) -> Result<PendingPayment, SimnetError> {
+        let from = self.node(payer)?;
+        let to = self.node(payee)?;
+        let description =
+            Description::new(format!("simnet payment to {}", to.name())).map_err(|error| {
+                SimnetError::Rejected {
+                    node: to.name().to_string(),
+                    action: "create_bolt11_invoice",
+                    message: error.to_string(),
+                }
+            })?;
+        let params = Bolt11InvoiceParameters {
+            amount_msats: Some(amount_msat),
+            description: Bolt11InvoiceDescription::Direct(description),
+            ..Default::default()
+        };
+        let invoice = to
+            .channel_manager()
+            .create_bolt11_invoice(params)
+            .map_err(|error| SimnetError::Rejected {
+                node: to.name().to_string(),
+                action: "create_bolt11_invoice",
+                message: format!("{error:?}"),
+            })?;
+        let payment_hash = PaymentHash(invoice.payment_hash().to_byte_array());
+        let payment_id = PaymentId(payment_hash.0);
+        from.channel_manager()
+            .pay_for_bolt11_invoice(
+                &invoice,
+                payment_id,
+                None,
+                RouteParametersConfig::default(),
+                Retry::Attempts(3),
+            )
+            .map_err(|error| SimnetError::Rejected {
+                node: from.name().to_string(),
+                action: "pay_for_bolt11_invoice",
+                message: format!("{error:?}"),
+            })?;
+        Ok(PendingPayment {
+            payer,
+            payee,
+            payment_id,
+            payment_hash,
+        })
+    }
+
+    /// Waits until the payer learns that `payment` succeeded and the payee has claimed it.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::PaymentFailed`] with LDK's reason if the payer gets
+    /// `PaymentFailed`, and [`SimnetError::Timeout`] if neither outcome comes in time.
+    pub fn wait_for_payment(&self, payment: &PendingPayment) -> Result<(), SimnetError> {
+        let payer = self.recorder(payment.payer)?;
+        let payee = self.recorder(payment.payee)?;
+        let outcome = || {
+            payer
+                .events()
+                .iter()
+                .find_map(|recorded| match &recorded.event {
+                    Event::PaymentSent { payment_id, .. }
+                        if *payment_id == Some(payment.payment_id) =>
+                    {
+                        Some(Ok(()))
+                    }
+                    Event::PaymentFailed {
+                        payment_id, reason, ..
+                    } if *payment_id == payment.payment_id => Some(Err(format!("{reason:?}"))),
+                    _ => None,
+                })
+        };
+        let what = format!("payment {} to complete", payment.payment_hash);
+        self.wait_for(&what, || outcome().is_some())?;
+        if let Some(Err(reason)) = outcome() {
+            return Err(SimnetError::PaymentFailed {
+                payer: self.node_config(payment.payer)?.name.clone(),
+                reason,
+            });
+        }
+
+        let claimed = || {
+            payee.events().iter().any(|recorded| {
+                matches!(&recorded.event, Event::PaymentClaimed { payment_hash, .. }
+                    if *payment_hash == payment.payment_hash)
+            })
+        };
+        let what = format!("payment {} to be claimed", payment.payment_hash);
+        self.wait_for(&what, claimed)
+    }
+
+    /// Pays `amount_msat` from `payer` to `payee` by a BOLT 11 invoice and waits until it
+    /// succeeded and was claimed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Simnet::send_payment`] and [`Simnet::wait_for_payment`].
+    pub fn pay(
+        &self,
+        payer: usize,
+        payee: usize,
+        amount_msat: u64,
+    ) -> Result<PendingPayment, SimnetError> {
+        let payment = self.send_payment(payer, payee, amount_msat)?;
+        self.wait_for_payment(&payment)?;
+        Ok(payment)
+    }
+
+    /// Closes `channel_id` of `closer` cooperatively, mines the closing transaction and waits
+    /// until both sides report the channel closed. Returns the closing transaction's id.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Rejected`] if LDK rejects the close and
+    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    pub fn close_channel(&self, closer: usize, channel_id: ChannelId) -> Result<Txid, SimnetError> {
+        let node = self.node(closer)?;
+        let (counterparty, funding) = self.channel_ends(closer, channel_id)?;
+        node.channel_manager()
+            .close_channel(&channel_id, &counterparty)
+            .map_err(|error| SimnetError::Rejected {
+                node: node.name().to_string(),
+                action: "close_channel",
+                message: format!("{error:?}"),
+            })?;
+        self.confirm_spend_and_wait_closed(funding, channel_id)
+    }
+
+    /// Force-closes `channel_id` of `closer`, broadcasting its latest commitment transaction,
+    /// mines it, and waits until both sides report the channel closed. Returns the commitment
+    /// transaction's id.
+    ///
+    /// Outputs come back to the wallets only later: run [`Simnet::mine_and_sweep`].
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Rejected`] if LDK rejects the close and
+    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    pub fn force_close(&self, closer: usize, channel_id: ChannelId) -> Result<Txid, SimnetError> {
+        let node = self.node(closer)?;
+        let (counterparty, funding) = self.channel_ends(closer, channel_id)?;
+        node.channel_manager()
+            .force_close_broadcasting_latest_txn(
+                &channel_id,
+                &counterparty,
+                "closed by the simnet".to_string(),
+            )
+            .map_err(|error| SimnetError::Rejected {
+                node: node.name().to_string(),
+                action: "force_close_broadcasting_latest_txn",
+                message: format!("{error:?}"),
+            })?;
+        self.confirm_spend_and_wait_closed(funding, channel_id)
+    }
+
+    /// Mines `blocks` blocks one at a time, asking every sweeper for its spend after each, as
+    /// a background processor would on its sweeper timer.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::Write`] when a manual node fails to write while settling.
+    pub fn mine_and_sweep(&self, blocks: u32) -> Result<(), SimnetError> {
+        for _ in 0..blocks {
+            self.mine_blocks(1)?;
+            for index in 0..self.len() {
+                if let Ok(node) = self.node(index) {
+                    node.sweep();
+                }
+            }
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// Returns the counterparty and funding outpoint of `channel_id` as `node` sees it.
+    fn channel_ends(
+        &self,
+        node: usize,
+        channel_id: ChannelId,
+    ) -> Result<(bitcoin::secp256k1::PublicKey, OutPoint), SimnetError> {
+        let node = self.node(node)?;
+        let channel = node
+            .channel_manager()
+            .list_channels()
+            .into_iter()
+            .find(|channel| channel.channel_id == channel_id)
+            .ok_or_else(|| SimnetError::Rejected {
+                node: node.name().to_string(),
+                action: "a close",
+                message: format!("no open channel {channel_id}"),
+            })?;
+        let funding = channel.funding_txo.ok_or_else(|| SimnetError::Rejected {
+            node: node.name().to_string(),
+            action: "a close",
+            message: format!("channel {channel_id} has no funding transaction yet"),
+        })?;
+        Ok((
+            channel.counterparty.node_id,
+            funding.into_bitcoin_outpoint(),
+        ))
+    }
+
+    /// Waits for a spend of `funding` to be broadcast, mines until it confirms, and waits
+    /// until every running node with the channel has recorded `ChannelClosed` for it.
+    fn confirm_spend_and_wait_closed(
+        &self,
+        funding: OutPoint,
+        channel_id: ChannelId,
+    ) -> Result<Txid, SimnetError> {
+        let spends_funding = |tx: &bitcoin::Transaction| {
+            tx.input
+                .iter()
+                .any(|input| input.previous_output == funding)
+        };
+        let what = format!("a spend of the funding of channel {channel_id} to be broadcast");
+        self.wait_for(&what, || {
+            self.chain().mempool().iter().any(spends_funding)
+                || self.chain().spender(&funding).is_some()
+        })?;
+        while self.chain().spender(&funding).is_none() {
+            self.mine_blocks(1)?;
+            if !self.chain().mempool().iter().any(spends_funding) {
+                break;
+            }
+        }
+        let spend = self.chain().spender(&funding).ok_or_else(|| {
+            SimnetError::Timeout(crate::recorder::WaitTimeout {
+                expected: format!("the spend of channel {channel_id} to confirm"),
+                waited: std::time::Duration::ZERO,
+                recorded: Vec::new(),
+            })
+        })?;
+
+        let what = format!("channel {channel_id} to be reported closed");
+        self.wait_for(&what, || {
+            (0..self.len()).all(|index| {
+                if self.node(index).is_err() {
+                    return true;
+                }
+                let Ok(recorder) = self.recorder(index) else {
+                    return true;
+                };
+                let had_channel = recorder.events().iter().any(|recorded| {
+                    matches!(&recorded.event, Event::ChannelPending { channel_id: id, .. }
+                        if *id == channel_id)
+                });
+                !had_channel
+                    || recorder.events().iter().any(|recorded| {
+                        matches!(&recorded.event, Event::ChannelClosed { channel_id: id, .. }
+                            if *id == channel_id)
+                    })
+            })
+        })?;
+        Ok(spend.compute_txid())
+    }
+}

@@ -1,0 +1,123 @@
+//! The store of a node: where its ChannelManager, ChannelMonitors, graph, scorer and sweeper
+//! state are written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use lightning::io;
+use lightning::util::persist::KVStoreSync;
+use parking_lot::Mutex;
+
+/// The on-disk store a node opens in its data directory.
+pub type DiskStore = lightning_persister::fs_store::FilesystemStore;
+
+/// A node's [`KVStoreSync`]: any store behind a shared pointer, with a count of writes per key.
+///
+/// Every LDK component of a node (the ChainMonitor's monitor persister, the sweeper, the
+/// background processor) writes through the same `NodeStore`. The count of writes includes
+/// failed ones, and names a key by its namespaces and key joined with `/`, leaving out empty
+/// namespaces (`manager`, `monitors/<funding outpoint>`).
+///
+/// # Example
+///
+/// ```
+/// use lightning::util::persist::KVStoreSync;
+/// use vigil_simnet::NodeStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = NodeStore::open(dir.path());
+/// store.write("", "", "manager", vec![1, 2, 3]).unwrap();
+/// assert_eq!(store.read("", "", "manager").unwrap(), vec![1, 2, 3]);
+/// assert_eq!(store.writes("manager"), 1);
+/// ```
+pub struct NodeStore {
+    inner: Arc<dyn KVStoreSync + Send + Sync>,
+    writes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl NodeStore {
+    /// Returns a store writing files under `dir`, which is created when first written.
+    pub fn open(dir: &Path) -> Self {
+        Self::new(Arc::new(DiskStore::new(dir.to_path_buf())))
+    }
+
+    /// Returns a store writing to `inner`, for example a fault-injecting wrapper.
+    pub fn new(inner: Arc<dyn KVStoreSync + Send + Sync>) -> Self {
+        Self {
+            inner,
+            writes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Returns how many writes went to `label` (see the type's docs for how keys are named).
+    pub fn writes(&self, label: &str) -> u64 {
+        self.writes.lock().get(label).copied().unwrap_or(0)
+    }
+
+    /// Returns the count of writes for every key written so far.
+    pub fn write_counts(&self) -> BTreeMap<String, u64> {
+        self.writes.lock().clone()
+    }
+}
+
+impl std::fmt::Debug for NodeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeStore")
+            .field("writes", &*self.writes.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Returns the label under which writes to a key are counted.
+pub fn key_label(primary_namespace: &str, secondary_namespace: &str, key: &str) -> String {
+    [primary_namespace, secondary_namespace, key]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl KVStoreSync for NodeStore {
+    fn read(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, io::Error> {
+        self.inner.read(primary_namespace, secondary_namespace, key)
+    }
+
+    fn write(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        let label = key_label(primary_namespace, secondary_namespace, key);
+        *self.writes.lock().entry(label).or_insert(0) += 1;
+        self.inner
+            .write(primary_namespace, secondary_namespace, key, buf)
+    }
+
+    fn remove(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+        key: &str,
+        lazy: bool,
+    ) -> Result<(), io::Error> {
+        self.inner
+            .remove(primary_namespace, secondary_namespace, key, lazy)
+    }
+
+    fn list(
+        &self,
+        primary_namespace: &str,
+        secondary_namespace: &str,
+    ) -> Result<Vec<String>, io::Error> {
+        self.inner.list(primary_namespace, secondary_namespace)
+    }
+}
