@@ -111,6 +111,11 @@ where
         &self.handler
     }
 
+    /// Returns the user's handler, mutably.
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.handler
+    }
+
     /// Drops the observers and counters and returns the user's handler.
     pub fn into_inner(self) -> F {
         self.handler

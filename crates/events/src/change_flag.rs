@@ -1,4 +1,4 @@
-//! A shared flag that says some state changed and is owed a write.
+//! A shared flag that records that some state changed and is owed a write.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -39,7 +39,7 @@ pub struct CounterSnapshot {
     pub panics: u64,
     /// Time spent in the handler, summed over all events it was called for.
     pub handler_time_total: Duration,
-    /// Longest time the handler took for one event.
+    /// Maximum time the handler took for one event.
     pub handler_time_max: Duration,
 }
 

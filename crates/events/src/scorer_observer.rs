@@ -18,8 +18,8 @@ use crate::observer::Observer;
 /// Function that returns the wall-clock time since the Unix epoch, or `None` when unknown.
 type WallClock = Box<dyn Fn() -> Option<Duration> + Send + Sync>;
 
-/// What one event teaches the scorer, following the cases of `lightning-background-processor`
-/// 0.2.
+/// The scorer update that one event calls for, with the cases of `lightning-background-processor`
+/// 0.2.3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScoreOutcome<'a> {
     /// A payment path failed at the channel `short_channel_id`.

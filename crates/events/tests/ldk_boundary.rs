@@ -92,3 +92,24 @@ async fn onion_messenger_takes_dispatchers<OM, H, F, Fut>(
         .process_pending_events_async(|event| async_dispatcher.handle_event_boxed(event))
         .await;
 }
+
+fn scorer_observer_takes_writeable_score<S>(
+    scorer: S,
+    logger: std::sync::Arc<dyn Logger + Send + Sync>,
+) where
+    S: Deref + Send + Sync + 'static,
+    S::Target: for<'b> lightning::routing::scoring::WriteableScore<'b>,
+{
+    let observer = vigil_events::ScorerObserver::new(scorer, || None, logger);
+    let _dispatcher = Dispatcher::new(|_event: Event| Ok(())).observe(observer);
+}
+
+fn graph_observer_takes_any_graph_handle<G, L>(graph: G)
+where
+    G: Deref<Target = lightning::routing::gossip::NetworkGraph<L>> + Send + Sync + 'static,
+    L: Deref + 'static,
+    L::Target: Logger,
+{
+    let _dispatcher = Dispatcher::new(|_event: Event| Ok(()))
+        .observe(vigil_events::NetworkGraphObserver::new(graph));
+}

@@ -92,7 +92,7 @@ fn path_failed_at_channel_bounds_liquidity() {
         .observer
         .observe(&path_failed(two_hop_path(), Some(2), false, None));
 
-    // The amount did not pass channel 2, so it has less; it passed channel 1, so that has more.
+    // The amount did not pass channel 2, so less is there. It passed channel 1, so more is there.
     assert_eq!(fixture.liquidity(2, 3), Some((0, AMOUNT_MSAT)));
     assert_eq!(fixture.liquidity(1, 2), Some((AMOUNT_MSAT, CAPACITY_MSAT)));
     assert!(fixture.observer.change_flag().is_set());

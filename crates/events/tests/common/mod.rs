@@ -20,10 +20,10 @@ use lightning::util::logger::{Level, Logger, Record};
 /// The graph type of the tests.
 pub type Graph = NetworkGraph<Arc<RecordingLogger>>;
 
-/// Returns the public key of a node derived from `seed`, which must not be zero.
+/// Returns the public key of a node derived from `seed`, which must be between 1 and 127.
 pub fn node_key(seed: u8) -> PublicKey {
-    let secret =
-        SecretKey::from_slice(&[seed; 32]).expect("a repeated non-zero byte is a valid key");
+    let secret = SecretKey::from_slice(&[seed; 32])
+        .expect("32 bytes of a value from 1 to 127 are below the curve order");
     PublicKey::from_secret_key(&Secp256k1::new(), &secret)
 }
 
