@@ -250,3 +250,114 @@ impl<S: KVStore> KVStore for FaultyStore<S> {
         self.inner.list(primary_namespace, secondary_namespace)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::error::from_ldk;
+    use crate::test_util::block_on;
+    use crate::MemoryStore;
+
+    fn write(store: &FaultyStore<MemoryStore>, key: &str) -> Result<(), io::Error> {
+        KVStoreSync::write(store, "", "", key, vec![1]).map_err(from_ldk)
+    }
+
+    #[test]
+    fn nth_write_fails_once() {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.fail_nth_write(2, io::ErrorKind::StorageFull);
+
+        write(&store, "a").expect("first write passes");
+        let error = write(&store, "b").expect_err("second write fails");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        assert!(error.to_string().contains("\"b\""), "{error}");
+        write(&store, "b").expect("third write passes");
+
+        assert!(KVStoreSync::read(&store, "", "", "a").is_ok());
+        assert_eq!(store.total_writes(), 3);
+        assert_eq!(store.writes("b"), 2);
+    }
+
+    #[test]
+    fn failed_write_does_not_reach_inner_store() {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.fail_nth_write(1, io::ErrorKind::PermissionDenied);
+        assert!(write(&store, "a").is_err());
+        assert!(store.inner().is_empty());
+    }
+
+    #[test]
+    fn key_fails_until_healed() {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.fail_key("manager", io::ErrorKind::TimedOut);
+
+        for _ in 0..3 {
+            let error = write(&store, "manager").expect_err("key is failing");
+            assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        }
+        write(&store, "scorer").expect("other keys pass");
+
+        store.heal();
+        write(&store, "manager").expect("healed");
+        assert_eq!(store.writes("manager"), 4);
+        assert_eq!(store.writes("scorer"), 1);
+        assert_eq!(store.writes("network_graph"), 0);
+    }
+
+    #[test]
+    fn heal_clears_pending_nth_fault() {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.fail_nth_write(1, io::ErrorKind::Other);
+        store.heal();
+        write(&store, "a").expect("fault was cleared");
+    }
+
+    #[test]
+    fn delay_runs_before_each_write_with_key() {
+        let store = FaultyStore::new(MemoryStore::new());
+        let (sender, receiver) = mpsc::channel();
+        store.set_write_delay(move |key| sender.send(key.to_owned()).expect("receiver alive"));
+
+        write(&store, "manager").expect("write");
+        write(&store, "scorer").expect("write");
+        assert_eq!(
+            receiver.try_iter().collect::<Vec<_>>(),
+            ["manager", "scorer"]
+        );
+
+        store.clear_write_delay();
+        write(&store, "manager").expect("write");
+        assert_eq!(receiver.try_iter().count(), 0);
+    }
+
+    #[test]
+    fn async_write_injects_same_faults() {
+        let store = FaultyStore::new(MemoryStore::new());
+        store.fail_key("manager", io::ErrorKind::StorageFull);
+        let (sender, receiver) = mpsc::channel();
+        store.set_write_delay(move |key| sender.send(key.to_owned()).expect("receiver alive"));
+
+        let failing = KVStore::write(&store, "", "", "manager", vec![1]);
+        let passing = KVStore::write(&store, "", "", "scorer", vec![2]);
+        assert_eq!(store.writes("manager"), 1, "counted when issued");
+        assert_eq!(
+            receiver.try_iter().count(),
+            0,
+            "delay waits for the first poll"
+        );
+
+        let error = block_on(failing).expect_err("key is failing");
+        assert_eq!(from_ldk(error).kind(), io::ErrorKind::StorageFull);
+        block_on(passing).expect("other key passes");
+        assert_eq!(
+            receiver.try_iter().collect::<Vec<_>>(),
+            ["manager", "scorer"]
+        );
+        assert_eq!(
+            KVStoreSync::read(&store, "", "", "scorer").expect("read"),
+            vec![2]
+        );
+    }
+}

@@ -309,3 +309,128 @@ impl KVStore for MirrorStore {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::test_util::{block_on, RecordingLogger};
+    use crate::{FaultyStore, MemoryStore};
+
+    struct Setup {
+        primary: Arc<FaultyStore<MemoryStore>>,
+        backup: Arc<FaultyStore<MemoryStore>>,
+        logger: Arc<RecordingLogger>,
+    }
+
+    fn setup() -> Setup {
+        Setup {
+            primary: Arc::new(FaultyStore::new(MemoryStore::new())),
+            backup: Arc::new(FaultyStore::new(MemoryStore::new())),
+            logger: Arc::new(RecordingLogger::default()),
+        }
+    }
+
+    fn mirror(setup: &Setup) -> MirrorStore {
+        MirrorStore::new(setup.primary.clone(), setup.logger.clone())
+            .with_backup("offsite", setup.backup.clone())
+    }
+
+    #[test]
+    fn backup_failure_is_logged_and_counted() {
+        let setup = setup();
+        let mirror = mirror(&setup);
+        setup.backup.fail_key("manager", io::ErrorKind::StorageFull);
+
+        KVStoreSync::write(&mirror, "", "", "manager", vec![1]).expect("primary suffices");
+        assert_eq!(mirror.backup_failures(), 1);
+        assert_eq!(mirror.backup_failures_of("offsite"), Some(1));
+        assert_eq!(mirror.backup_failures_of("absent"), None);
+        assert_eq!(
+            KVStoreSync::read(setup.primary.inner(), "", "", "manager").expect("primary"),
+            vec![1]
+        );
+
+        let lines = setup.logger.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("ERROR"), "{lines:?}");
+        assert!(
+            lines[0].contains("\"offsite\"") && lines[0].contains("\"manager\""),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn required_backup_failure_fails_write() {
+        let setup = setup();
+        let mirror = mirror(&setup).require_backups(true);
+        setup.backup.fail_key("manager", io::ErrorKind::StorageFull);
+
+        let error =
+            KVStoreSync::write(&mirror, "", "", "manager", vec![1]).expect_err("backup required");
+        let error = crate::from_ldk(error);
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        assert!(error.to_string().contains("offsite"), "{error}");
+        assert_eq!(mirror.backup_failures(), 1);
+        // The primary was written before the backup failed.
+        assert_eq!(
+            KVStoreSync::read(&mirror, "", "", "manager").expect("primary"),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn primary_failure_skips_backups() {
+        let setup = setup();
+        let mirror = mirror(&setup);
+        setup
+            .primary
+            .fail_key("manager", io::ErrorKind::PermissionDenied);
+
+        let error =
+            KVStoreSync::write(&mirror, "", "", "manager", vec![1]).expect_err("primary failed");
+        assert_eq!(
+            crate::from_ldk(error).kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        assert_eq!(setup.backup.writes("manager"), 0);
+        assert_eq!(mirror.backup_failures(), 0);
+    }
+
+    #[test]
+    fn reads_come_from_primary() {
+        let setup = setup();
+        let mirror = mirror(&setup);
+        KVStoreSync::write(setup.backup.inner(), "", "", "only_backup", vec![1]).expect("write");
+        let error = KVStoreSync::read(&mirror, "", "", "only_backup").expect_err("not in primary");
+        assert_eq!(error.kind(), lightning::io::ErrorKind::NotFound);
+        assert!(KVStoreSync::list(&mirror, "", "").expect("list").is_empty());
+    }
+
+    #[test]
+    fn remove_reaches_backups() {
+        let setup = setup();
+        let mirror = mirror(&setup);
+        KVStoreSync::write(&mirror, "ns", "", "k", vec![1]).expect("write");
+        KVStoreSync::remove(&mirror, "ns", "", "k", false).expect("remove");
+        assert!(KVStoreSync::read(setup.backup.inner(), "ns", "", "k").is_err());
+    }
+
+    #[test]
+    fn async_writes_land_in_issue_order_everywhere() {
+        let setup = setup();
+        let mirror = mirror(&setup);
+        let older = KVStore::write(&mirror, "", "", "k", vec![1]);
+        let newer = KVStore::write(&mirror, "", "", "k", vec![2]);
+        block_on(newer).expect("newer");
+        block_on(older).expect("older is skipped");
+
+        for store in [setup.primary.inner(), setup.backup.inner()] {
+            assert_eq!(
+                KVStoreSync::read(store, "", "", "k").expect("read"),
+                vec![2]
+            );
+        }
+    }
+}

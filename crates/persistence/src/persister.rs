@@ -283,3 +283,122 @@ where
         async move { write.await.map_err(|error| write_failed(target, error)) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::test_util::block_on;
+    use crate::{FaultyStore, MemoryStore};
+
+    fn faulty() -> Arc<FaultyStore<MemoryStore>> {
+        Arc::new(FaultyStore::new(MemoryStore::new()))
+    }
+
+    #[test]
+    fn writes_ldk_keys() {
+        let store = faulty();
+        let persister = Persister::new(Arc::clone(&store), RetryPolicy::default());
+        persister.persist_manager(&1u8).expect("manager");
+        persister.persist_graph(&2u8).expect("graph");
+        persister.persist_scorer(&3u8).expect("scorer");
+
+        let read = |key| KVStoreSync::read(store.inner(), "", "", key).expect("written");
+        assert_eq!(read("manager"), vec![1]);
+        assert_eq!(read("network_graph"), vec![2]);
+        assert_eq!(read("scorer"), vec![3]);
+        assert_eq!(store.inner().len(), 3);
+    }
+
+    #[test]
+    fn one_attempt_per_call() {
+        let store = faulty();
+        store.fail_key("manager", io::ErrorKind::StorageFull);
+        let policy = RetryPolicy::new(5, Default::default(), Default::default()).expect("policy");
+        let persister = Persister::new(Arc::clone(&store), policy.clone());
+
+        let error = persister.persist_manager(&1u8).expect_err("key is failing");
+        assert_eq!(store.writes("manager"), 1);
+        assert_eq!(persister.retry_policy(), &policy);
+        assert_eq!(error.key(), "manager");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        let message = error.to_string();
+        assert!(message.contains("\"manager\""), "{message}");
+    }
+
+    #[test]
+    fn error_keeps_store_error_as_source() {
+        let store = faulty();
+        store.fail_nth_write(1, io::ErrorKind::PermissionDenied);
+        let persister = Persister::new(Arc::clone(&store), RetryPolicy::no_retry());
+        let error = persister
+            .persist_graph(&1u8)
+            .expect_err("first write fails");
+        let source = std::error::Error::source(&error).expect("source kept");
+        assert!(source.to_string().contains("injected failure"), "{source}");
+        assert_eq!(error.key(), "network_graph");
+    }
+
+    #[test]
+    fn foreign_store_error_keeps_kind() {
+        struct RejectsAll;
+        impl KVStoreSync for RejectsAll {
+            fn read(&self, _: &str, _: &str, _: &str) -> Result<Vec<u8>, lightning::io::Error> {
+                Err(lightning::io::ErrorKind::NotFound.into())
+            }
+            fn write(
+                &self,
+                _: &str,
+                _: &str,
+                _: &str,
+                _: Vec<u8>,
+            ) -> Result<(), lightning::io::Error> {
+                Err(lightning::io::ErrorKind::PermissionDenied.into())
+            }
+            fn remove(
+                &self,
+                _: &str,
+                _: &str,
+                _: &str,
+                _: bool,
+            ) -> Result<(), lightning::io::Error> {
+                Ok(())
+            }
+            fn list(&self, _: &str, _: &str) -> Result<Vec<String>, lightning::io::Error> {
+                Ok(Vec::new())
+            }
+        }
+
+        // A store outside this crate returns plain LDK errors; their kind still comes through.
+        let persister = Persister::new(&RejectsAll, RetryPolicy::default());
+        let error = persister.persist_scorer(&1u8).expect_err("store rejects");
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(error.key(), "scorer");
+    }
+
+    #[test]
+    fn async_persister_writes_in_call_order() {
+        let store = faulty();
+        let persister = AsyncPersister::new(Arc::clone(&store), RetryPolicy::default());
+        let older = persister.persist_manager(&1u8);
+        let newer = persister.persist_manager(&2u8);
+        block_on(newer).expect("newer");
+        block_on(older).expect("older");
+        assert_eq!(
+            KVStoreSync::read(store.inner(), "", "", "manager").expect("read"),
+            vec![2]
+        );
+    }
+
+    #[test]
+    fn async_persister_reports_key_and_kind() {
+        let store = faulty();
+        store.fail_key("network_graph", io::ErrorKind::StorageFull);
+        let persister = AsyncPersister::new(Arc::clone(&store), RetryPolicy::default());
+        let error = block_on(persister.persist_graph(&1u8)).expect_err("key is failing");
+        assert_eq!(error.key(), "network_graph");
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        block_on(persister.persist_scorer(&1u8)).expect("scorer passes");
+    }
+}

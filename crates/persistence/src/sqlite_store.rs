@@ -14,6 +14,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lightning::util::async_poll::AsyncResult;
 use lightning::util::persist::{KVStore, KVStoreSync};
@@ -106,6 +107,11 @@ impl SqliteStore {
             source: Box::new(source),
         };
         let mut connection = Connection::open(&path).map_err(open_error)?;
+        // Another holder of the exclusive lock keeps it until it closes, so waiting for it
+        // (rusqlite waits 5 s by default) only delays the error.
+        connection
+            .busy_timeout(Duration::ZERO)
+            .map_err(|source| locked_or(&path, source))?;
         // Exclusive locking must be set before the first WAL access; the first write below then
         // takes the lock and keeps it until the connection closes.
         connection

@@ -26,3 +26,23 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         thread::park();
     }
 }
+
+/// A logger that keeps every line as "LEVEL message".
+#[derive(Default)]
+pub(crate) struct RecordingLogger {
+    lines: parking_lot::Mutex<Vec<String>>,
+}
+
+impl RecordingLogger {
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.lines.lock().clone()
+    }
+}
+
+impl lightning::util::logger::Logger for RecordingLogger {
+    fn log(&self, record: lightning::util::logger::Record) {
+        self.lines
+            .lock()
+            .push(format!("{} {}", record.level, record.args));
+    }
+}
