@@ -15,3 +15,6 @@ pub use config::{Config, ConfigError};
 pub use error::Error;
 pub use runner::thread::BackgroundProcessor;
 pub use stats::{EventSource, KeyStats, LagSummary, Stats};
+
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,1 @@
+//! Cases that went wrong in other background processors.
