@@ -19,6 +19,10 @@ use crate::simnet::Simnet;
 /// which LDK announces a public channel.
 pub const FUNDING_CONFIRMATIONS: u32 = 6;
 
+/// How long [`Simnet::wait_for_graph`] lets gossip spread before it reconnects peers to
+/// make them sync their whole graphs.
+const GOSSIP_SETTLE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
 // Distinguishes channels in `ChannelPending` events; unique within the process.
 static NEXT_USER_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -109,31 +113,66 @@ impl Simnet {
     }
 
     /// Waits until every running node's network graph holds `channels` channels, each with a
-    /// channel update in both directions, running timer ticks while it waits so that the
-    /// nodes broadcast their announcements.
+    /// channel update in both directions.
+    ///
+    /// It runs timer ticks while it waits so that the nodes broadcast their announcements.
+    /// If the graphs are still incomplete after a second, it reconnects all peers once, which
+    /// makes them exchange their whole graphs (see [`Simnet::reconnect_all`]).
     ///
     /// # Errors
     ///
     /// Returns [`SimnetError::Timeout`] if the graphs do not fill in time.
     pub fn wait_for_graph(&self, channels: usize) -> Result<(), SimnetError> {
         let what = format!("every network graph to hold {channels} announced channels");
-        self.wait_for(&what, || {
-            let complete = (0..self.len())
-                .filter_map(|i| self.node(i).ok())
-                .all(|node| {
-                    let graph = node.parts().network_graph.read_only();
-                    let updated = graph
-                        .channels()
-                        .unordered_iter()
-                        .filter(|(_, info)| info.one_to_two.is_some() && info.two_to_one.is_some())
-                        .count();
-                    updated >= channels
-                });
-            if !complete {
+        let complete = || {
+            self.graph_fill()
+                .iter()
+                .all(|(_, _, updated)| *updated >= channels)
+        };
+        let quick = self.wait_for_within(&what, GOSSIP_SETTLE_TIME, || {
+            let done = complete();
+            if !done {
                 let _ = self.tick_all();
             }
-            complete
+            done
+        });
+        let result = match quick {
+            Ok(()) => Ok(()),
+            Err(SimnetError::Timeout(_)) => {
+                self.reconnect_all()?;
+                self.wait_for(&what, complete)
+            }
+            Err(other) => Err(other),
+        };
+        result.map_err(|error| match error {
+            SimnetError::Timeout(mut timeout) => {
+                timeout.expected = format!(
+                    "{} (channels known and updated both ways, per node: {:?})",
+                    timeout.expected,
+                    self.graph_fill()
+                );
+                SimnetError::Timeout(timeout)
+            }
+            other => other,
         })
+    }
+
+    /// Returns, per running node, its name, the channels its graph knows and how many of
+    /// those have a channel update in both directions.
+    fn graph_fill(&self) -> Vec<(String, usize, usize)> {
+        (0..self.len())
+            .filter_map(|index| self.node(index).ok())
+            .map(|node| {
+                let graph = node.parts().network_graph.read_only();
+                let known = graph.channels().len();
+                let updated = graph
+                    .channels()
+                    .unordered_iter()
+                    .filter(|(_, info)| info.one_to_two.is_some() && info.two_to_one.is_some())
+                    .count();
+                (node.name().to_string(), known, updated)
+            })
+            .collect()
     }
 
     /// Sends a payment of `amount_msat` from `payer` to `payee` by a BOLT 11 invoice of the

@@ -307,17 +307,26 @@ impl Network {
 
     /// Closes every pipe with a side at `node_id`; both PeerManagers learn of it on delivery.
     pub fn disconnect_node(&self, node_id: &PublicKey) {
+        self.close_where(|sides| sides.contains(node_id));
+    }
+
+    /// Closes every pipe between `a` and `b`; both PeerManagers learn of it on delivery.
+    pub fn disconnect_pair(&self, a: &PublicKey, b: &PublicKey) {
+        self.close_where(|sides| sides.contains(a) && sides.contains(b));
+    }
+
+    fn close_where(&self, matches: impl Fn(&[PublicKey; 2]) -> bool) {
         let pipes: Vec<u64> = {
             let state = self.shared.state.lock();
             state
                 .pipes
                 .iter()
                 .filter(|(_, pipe)| {
-                    pipe.open
-                        && pipe
-                            .sides
-                            .iter()
-                            .any(|side| side.endpoint.node_id() == *node_id)
+                    let sides = [
+                        pipe.sides[0].endpoint.node_id(),
+                        pipe.sides[1].endpoint.node_id(),
+                    ];
+                    pipe.open && matches(&sides)
                 })
                 .map(|(id, _)| *id)
                 .collect()

@@ -353,7 +353,21 @@ impl Simnet {
     /// Returns [`SimnetError::Timeout`] naming `what` when the condition fails at the
     /// deadline, and [`SimnetError::Write`] when settling fails.
     pub fn wait_for(&self, what: &str, condition: impl Fn() -> bool) -> Result<(), SimnetError> {
-        let deadline = Instant::now() + self.timeout;
+        self.wait_for_within(what, self.timeout, condition)
+    }
+
+    /// Waits as [`Simnet::wait_for`] does, for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Simnet::wait_for`].
+    pub fn wait_for_within(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn() -> bool,
+    ) -> Result<(), SimnetError> {
+        let deadline = Instant::now() + timeout;
         loop {
             let seen = self.activity.count();
             self.settle()?;
@@ -364,13 +378,46 @@ impl Simnet {
             if now >= deadline {
                 return Err(SimnetError::Timeout(WaitTimeout {
                     expected: what.to_string(),
-                    waited: self.timeout,
+                    waited: timeout,
                     recorded: Vec::new(),
                 }));
             }
             let next_check = deadline.min(now + Duration::from_millis(50));
             self.activity.wait_past(seen, next_check);
         }
+    }
+
+    /// Closes and opens again every connection made with [`Simnet::connect`] whose nodes both
+    /// run, and waits until each is up.
+    ///
+    /// A new connection makes LDK's gossip sync send the peer its whole graph, which repairs a
+    /// graph that missed an update (an update that arrives before its channel's announcement
+    /// is dropped, and LDK does not send it again on its own).
+    ///
+    /// # Errors
+    ///
+    /// As [`Simnet::connect`].
+    pub fn reconnect_all(&self) -> Result<(), SimnetError> {
+        let connections = self.connections.lock().clone();
+        for (initiator, responder) in connections {
+            let (Ok(a), Ok(b)) = (self.node(initiator), self.node(responder)) else {
+                continue;
+            };
+            self.network.disconnect_pair(&a.node_id(), &b.node_id());
+            let what = format!("{} and {} to disconnect", a.name(), b.name());
+            self.wait_for(&what, || {
+                a.parts()
+                    .peer_manager
+                    .peer_by_node_id(&b.node_id())
+                    .is_none()
+                    && b.parts()
+                        .peer_manager
+                        .peer_by_node_id(&a.node_id())
+                        .is_none()
+            })?;
+            self.open_connection(initiator, responder)?;
+        }
+        Ok(())
     }
 
     /// Runs every node's timer duties once (see [`Node::tick`]) and settles.
