@@ -52,13 +52,13 @@ pub struct Chain {
 struct ChainState {
     blocks: Vec<Block>,
     mempool: Vec<Transaction>,
-    // Where each confirmed transaction sits: height and index in the block.
+    // The height and index in its block of each confirmed transaction.
     confirmed: HashMap<Txid, (u32, usize)>,
     // Confirmed spends: the outpoint and the transaction spending it.
     spent: HashMap<OutPoint, Txid>,
 }
 
-/// What the miner does with a mempool transaction when it assembles a block.
+/// The miner's decision on a mempool transaction when it assembles a block.
 #[derive(Debug, PartialEq, Eq)]
 enum Admission {
     Include,
@@ -97,7 +97,7 @@ impl Chain {
         let tip = state
             .blocks
             .last()
-            .expect("the chain always holds its genesis block");
+            .expect("the chain always contains its genesis block");
         (tip.block_hash(), (state.blocks.len() - 1) as u32)
     }
 
@@ -175,8 +175,8 @@ impl Chain {
 
     /// Mines one block with every mempool transaction valid in it and returns its hash.
     ///
-    /// Transactions whose lock times are not met yet stay in the mempool; those that conflict
-    /// with a confirmed spend are dropped, as a node's mempool would.
+    /// Transactions whose lock times are not met yet stay in the mempool. Those that conflict
+    /// with a confirmed spend are dropped, as a node's mempool would drop them.
     pub fn mine_block(&self) -> BlockHash {
         let mut state = self.state.lock();
         let height = state.blocks.len() as u32;
@@ -272,7 +272,8 @@ fn select_transactions(
     }
 }
 
-/// What the miner knows while it decides whether a transaction fits the block at `height`.
+/// The state against which the miner checks whether a transaction fits the block at
+/// `height`.
 struct BlockContext<'a> {
     state: &'a ChainState,
     height: u32,
@@ -349,7 +350,7 @@ fn block_time(parent_time: u32) -> u32 {
 }
 
 /// Returns the coinbase transaction for the block at `height`, with the height in its script
-/// as BIP 34 asks.
+/// as BIP 34 requires.
 fn coinbase(height: u32) -> Transaction {
     let script_sig = Builder::new()
         .push_int(i64::from(height))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use lightning::util::logger::{Level, Logger, Record};
 use parking_lot::Mutex;
 
-/// Where the log lines of a node go and from which level on.
+/// The destinations and minimum levels of a node's log lines.
 ///
 /// The default is quiet: nothing is printed, and warnings and errors are kept in memory so that a
 /// failing test can show them through [`NodeLogger::lines`].
@@ -79,7 +79,7 @@ pub struct LogLine {
 /// An LDK [`Logger`] for one node that prints and keeps lines per its [`LogConfig`].
 ///
 /// Printed lines carry the node's name so that the output of several nodes in one process can
-/// be told apart.
+/// be distinguished.
 ///
 /// # Example
 ///

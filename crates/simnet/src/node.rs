@@ -56,7 +56,7 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// LDK's configuration of the node's channels.
     pub user_config: UserConfig,
-    /// Where the node's log lines go.
+    /// The destinations and levels of the node's log lines.
     pub log: LogConfig,
     /// A handler called after the node's own handling of each event.
     pub user_handler: Option<UserHandler>,
@@ -136,7 +136,7 @@ pub struct NodeParts {
     pub recorder: Arc<EventRecorder>,
 }
 
-/// What all nodes of a simnet share.
+/// The chain and fee estimator that all nodes of a simnet share.
 #[derive(Clone, Debug)]
 pub struct NodeEnv {
     /// The chain.
@@ -164,8 +164,8 @@ pub(crate) struct BaseParts {
 
 /// A running simnet node.
 ///
-/// Built by [`Simnet`](crate::Simnet), which starts it with a [`ProcessorDriver`] and tells
-/// it of every block. A node started on a data directory that holds a ChannelManager is read
+/// Built by [`Simnet`](crate::Simnet), which starts it with a [`ProcessorDriver`] and hands
+/// it every block. A node started on a data directory that contains a ChannelManager is read
 /// back from it (see the `restart` module).
 ///
 /// [`ProcessorDriver`]: crate::ProcessorDriver
@@ -177,7 +177,7 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts a node from `config`: new if its store holds no ChannelManager, read back from
+    /// Starts a node from `config`: new if its store contains no ChannelManager, read back from
     /// the store otherwise. The node follows the chain up to its tip before it returns, and its
     /// handler appends to `recorder`, which may hold the events of an earlier run.
     ///

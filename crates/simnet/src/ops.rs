@@ -43,7 +43,7 @@ impl Simnet {
     /// Opens a channel of `sats` from `funder` to `peer`, pushing `push_msat` to the peer,
     /// mines the blocks it needs, and waits until both sides can use it. Returns its id.
     ///
-    /// The nodes must be connected. The funder's wallet funds it when LDK asks.
+    /// The nodes must be connected. The funder's wallet funds it on LDK's `FundingGenerationReady` event.
     ///
     /// # Errors
     ///
@@ -78,19 +78,19 @@ impl Simnet {
                 _ => None,
             })
         };
-        let what = format!("channel from {} to {} to be pending", a.name(), b.name());
-        self.wait_for(&what, || {
+        let expected = format!("channel from {} to {} to be pending", a.name(), b.name());
+        self.wait_for(&expected, || {
             pending(&a.recorder().of_kind("ChannelPending")).is_some()
         })?;
         let (channel_id, funding_txo) = pending(&a.recorder().of_kind("ChannelPending"))
             .expect("the wait above returned once the event was recorded");
 
-        let what = format!("funding transaction {} to be broadcast", funding_txo.txid);
-        self.wait_for(&what, || self.is_known(&funding_txo.txid))?;
+        let expected = format!("funding transaction {} to be broadcast", funding_txo.txid);
+        self.wait_for(&expected, || self.is_known(&funding_txo.txid))?;
         self.mine_blocks(FUNDING_CONFIRMATIONS)?;
 
-        let what = format!("channel {channel_id} to be usable on both sides");
-        self.wait_for(&what, || {
+        let expected = format!("channel {channel_id} to be usable on both sides");
+        self.wait_for(&expected, || {
             let usable = |channels: Vec<lightning::ln::channel_state::ChannelDetails>| {
                 channels
                     .iter()
@@ -112,7 +112,7 @@ impl Simnet {
                 .any(|tx| tx.compute_txid() == *txid)
     }
 
-    /// Waits until every running node's network graph holds `channels` channels, each with a
+    /// Waits until every running node's network graph contains `channels` channels, each with a
     /// channel update in both directions.
     ///
     /// It runs timer ticks while it waits so that the nodes broadcast their announcements.
@@ -123,13 +123,13 @@ impl Simnet {
     ///
     /// Returns [`SimnetError::Timeout`] if the graphs do not fill in time.
     pub fn wait_for_graph(&self, channels: usize) -> Result<(), SimnetError> {
-        let what = format!("every network graph to hold {channels} announced channels");
+        let expected = format!("every network graph to hold {channels} announced channels");
         let complete = || {
             self.graph_fill()
                 .iter()
                 .all(|(_, _, updated)| *updated >= channels)
         };
-        let quick = self.wait_for_within(&what, GOSSIP_SETTLE_TIME, || {
+        let quick = self.wait_for_within(&expected, GOSSIP_SETTLE_TIME, || {
             let done = complete();
             if !done {
                 let _ = self.tick_all();
@@ -140,7 +140,7 @@ impl Simnet {
             Ok(()) => Ok(()),
             Err(SimnetError::Timeout(_)) => {
                 self.reconnect_all()?;
-                self.wait_for(&what, complete)
+                self.wait_for(&expected, complete)
             }
             Err(other) => Err(other),
         };
@@ -157,8 +157,8 @@ impl Simnet {
         })
     }
 
-    /// Returns, per running node, its name, the channels its graph knows and how many of
-    /// those have a channel update in both directions.
+    /// Returns, per running node, its name, the number of channels in its graph and how many
+    /// of those have a channel update in both directions.
     fn graph_fill(&self) -> Vec<(String, usize, usize)> {
         (0..self.len())
             .filter_map(|index| self.node(index).ok())
@@ -259,8 +259,8 @@ impl Simnet {
                     _ => None,
                 })
         };
-        let what = format!("payment {} to complete", payment.payment_hash);
-        self.wait_for(&what, || outcome().is_some())?;
+        let expected = format!("payment {} to complete", payment.payment_hash);
+        self.wait_for(&expected, || outcome().is_some())?;
         if let Some(Err(reason)) = outcome() {
             return Err(SimnetError::PaymentFailed {
                 payer: self.node_config(payment.payer)?.name.clone(),
@@ -274,8 +274,8 @@ impl Simnet {
                     if *payment_hash == payment.payment_hash)
             })
         };
-        let what = format!("payment {} to be claimed", payment.payment_hash);
-        self.wait_for(&what, claimed)
+        let expected = format!("payment {} to be claimed", payment.payment_hash);
+        self.wait_for(&expected, claimed)
     }
 
     /// Pays `amount_msat` from `payer` to `payee` by a BOLT 11 invoice and waits until it
@@ -361,7 +361,7 @@ impl Simnet {
         Ok(())
     }
 
-    /// Returns the counterparty and funding outpoint of `channel_id` as `node` sees it.
+    /// Returns the counterparty and funding outpoint of `channel_id` in `node`'s channel list.
     fn channel_ends(
         &self,
         node: usize,
@@ -401,8 +401,8 @@ impl Simnet {
                 .iter()
                 .any(|input| input.previous_output == funding)
         };
-        let what = format!("a spend of the funding of channel {channel_id} to be broadcast");
-        self.wait_for(&what, || {
+        let expected = format!("a spend of the funding of channel {channel_id} to be broadcast");
+        self.wait_for(&expected, || {
             self.chain().mempool().iter().any(spends_funding)
                 || self.chain().spender(&funding).is_some()
         })?;
@@ -420,8 +420,8 @@ impl Simnet {
             })
         })?;
 
-        let what = format!("channel {channel_id} to be reported closed");
-        self.wait_for(&what, || {
+        let expected = format!("channel {channel_id} to be reported closed");
+        self.wait_for(&expected, || {
             (0..self.len()).all(|index| {
                 if self.node(index).is_err() {
                     return true;

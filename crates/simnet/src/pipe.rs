@@ -1,6 +1,6 @@
 //! In-memory connections between PeerManagers.
 //!
-//! A [`Network`] holds pipes: each joins two PeerManagers, and each side owns a
+//! A [`Network`] contains pipes: each joins two PeerManagers, and each side owns a
 //! [`PipeDescriptor`]. `send_data` only appends bytes to the sender's outbox and wakes the
 //! deliverer, so no PeerManager is ever entered from inside another's `send_data` (which could
 //! deadlock on a peer lock held by the caller). Delivery moves up to one chunk per direction per
@@ -83,9 +83,9 @@ pub struct ConnectionClosed;
 /// Sizes of the pipes of a [`Network`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipeConfig {
-    /// The most bytes an outbox holds before `send_data` reports a short write.
+    /// The maximum number of bytes in an outbox before `send_data` reports a short write.
     pub capacity: usize,
-    /// The most bytes handed to one `read_event` call.
+    /// The maximum number of bytes handed to one `read_event` call.
     pub chunk: usize,
 }
 
@@ -99,7 +99,7 @@ impl Default for PipeConfig {
     }
 }
 
-/// One side of an in-memory pipe, as a PeerManager sees it.
+/// One side of an in-memory pipe: the socket descriptor a PeerManager writes to.
 #[derive(Clone)]
 pub struct PipeDescriptor {
     pipe: u64,
@@ -187,7 +187,7 @@ struct Side {
     outbox: VecDeque<u8>,
     reads_paused: bool,
     write_blocked: bool,
-    told_disconnected: bool,
+    disconnect_delivered: bool,
 }
 
 impl Side {
@@ -197,7 +197,7 @@ impl Side {
             outbox: VecDeque::new(),
             reads_paused: false,
             write_blocked: false,
-            told_disconnected: false,
+            disconnect_delivered: false,
         }
     }
 }
@@ -450,8 +450,8 @@ impl Shared {
             };
             if !pipe.open {
                 for (side, end) in pipe.sides.iter_mut().enumerate() {
-                    if !end.told_disconnected {
-                        end.told_disconnected = true;
+                    if !end.disconnect_delivered {
+                        end.disconnect_delivered = true;
                         deliveries.push(Delivery::Disconnected {
                             endpoint: Arc::clone(&end.endpoint),
                             descriptor: descriptor(side),

@@ -40,7 +40,7 @@ use crate::node::{connect_block, new_network_graph, new_scorer, BaseParts, NodeC
 use crate::store::NodeStore;
 use crate::types::{SimChannelManager, SimNetworkGraph, SimScorer, SimSweeper};
 
-/// Returns whether the store holds a ChannelManager.
+/// Returns whether the store contains a ChannelManager.
 pub(crate) fn has_channel_manager(base: &BaseParts) -> Result<bool, SimnetError> {
     let stored = read_optional(
         &base.store,

@@ -17,7 +17,7 @@ use crate::node::{Node, NodeConfig, NodeEnv};
 use crate::pipe::{Network, PipeConfig};
 use crate::recorder::{EventRecorder, WaitTimeout};
 
-/// How a [`Simnet`] is set up.
+/// The setup of a [`Simnet`].
 #[derive(Clone, Debug)]
 pub struct SimnetConfig {
     /// How many nodes to start.
@@ -26,8 +26,8 @@ pub struct SimnetConfig {
     pub seed: u64,
     /// The feerate every node's fee estimator reports, in satoshis per 1000 weight units.
     pub sat_per_kw: u32,
-    /// Where the nodes' data directories go (`node-0`, `node-1`, ...); `None` makes a
-    /// temporary directory removed when the simnet drops.
+    /// The parent of the nodes' data directories (`node-0`, `node-1`, ...), or `None` for a
+    /// temporary directory that is removed when the simnet drops.
     pub data_dir: Option<PathBuf>,
     /// Sizes of the in-memory connections.
     pub pipe: PipeConfig,
@@ -97,7 +97,7 @@ impl Simnet {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Read`] if a data directory holds unreadable state, or
+    /// Returns [`SimnetError::Read`] if a data directory contains unreadable state, or
     /// [`SimnetError::Driver`] if a processor fails to start.
     pub fn start(
         config: SimnetConfig,
@@ -291,8 +291,8 @@ impl Simnet {
         let a = self.node(initiator)?;
         let b = self.node(responder)?;
         self.network.connect(a.endpoint(), b.endpoint())?;
-        let what = format!("{} and {} to connect", a.name(), b.name());
-        self.wait_for(&what, || {
+        let expected = format!("{} and {} to connect", a.name(), b.name());
+        self.wait_for(&expected, || {
             let a_sees_b = a.parts().peer_manager.peer_by_node_id(&b.node_id());
             let b_sees_a = b.parts().peer_manager.peer_by_node_id(&a.node_id());
             a_sees_b.is_some() && b_sees_a.is_some()
@@ -350,10 +350,14 @@ impl Simnet {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Timeout`] naming `what` when the condition fails at the
+    /// Returns [`SimnetError::Timeout`] naming `expected` when the condition fails at the
     /// deadline, and [`SimnetError::Write`] when settling fails.
-    pub fn wait_for(&self, what: &str, condition: impl Fn() -> bool) -> Result<(), SimnetError> {
-        self.wait_for_within(what, self.timeout, condition)
+    pub fn wait_for(
+        &self,
+        expected: &str,
+        condition: impl Fn() -> bool,
+    ) -> Result<(), SimnetError> {
+        self.wait_for_within(expected, self.timeout, condition)
     }
 
     /// Waits as [`Simnet::wait_for`] does, for at most `timeout`.
@@ -363,7 +367,7 @@ impl Simnet {
     /// As [`Simnet::wait_for`].
     pub fn wait_for_within(
         &self,
-        what: &str,
+        expected: &str,
         timeout: Duration,
         condition: impl Fn() -> bool,
     ) -> Result<(), SimnetError> {
@@ -377,7 +381,7 @@ impl Simnet {
             let now = Instant::now();
             if now >= deadline {
                 return Err(SimnetError::Timeout(WaitTimeout {
-                    expected: what.to_string(),
+                    expected: expected.to_string(),
                     waited: timeout,
                     recorded: Vec::new(),
                 }));
@@ -390,9 +394,9 @@ impl Simnet {
     /// Closes and opens again every connection made with [`Simnet::connect`] whose nodes both
     /// run, and waits until each is up.
     ///
-    /// A new connection makes LDK's gossip sync send the peer its whole graph, which repairs a
-    /// graph that missed an update (an update that arrives before its channel's announcement
-    /// is dropped, and LDK does not send it again on its own).
+    /// A new connection makes LDK's gossip sync send the peer its whole graph. That repairs a
+    /// graph that missed a channel update: LDK drops an update that arrives before its
+    /// channel's announcement and does not send it again on its own.
     ///
     /// # Errors
     ///
@@ -404,8 +408,8 @@ impl Simnet {
                 continue;
             };
             self.network.disconnect_pair(&a.node_id(), &b.node_id());
-            let what = format!("{} and {} to disconnect", a.name(), b.name());
-            self.wait_for(&what, || {
+            let expected = format!("{} and {} to disconnect", a.name(), b.name());
+            self.wait_for(&expected, || {
                 a.parts()
                     .peer_manager
                     .peer_by_node_id(&b.node_id())

@@ -107,7 +107,7 @@ pub type SimSweeper = OutputSweeperSync<
     Arc<KeysManager>,
 >;
 
-/// A PeerManager together with its node's id, as the network sees it.
+/// A PeerManager with its node's id: the network's handle on a node.
 pub(crate) struct PeerManagerEndpoint {
     pub(crate) node_id: PublicKey,
     pub(crate) peer_manager: Arc<SimPeerManager>,
