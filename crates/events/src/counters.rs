@@ -7,10 +7,11 @@ use parking_lot::Mutex;
 
 /// A copy of a dispatcher's counters at one instant.
 ///
-/// Every event that reaches the dispatcher is counted once under its kind, whatever happens to
-/// it next. Each event then ends in exactly one of these ways: the handler accepted it, the
-/// handler requested a replay (counted in `replays`), or an observer or the handler panicked
-/// (counted in `panics`). LDK is asked to replay the event in the last two cases.
+/// Each call to the dispatcher counts the event once under its kind, whatever happens to it
+/// next, so an event that LDK hands out again is counted again. Each call then ends in exactly
+/// one of these ways: the handler accepted the event, the handler requested a replay (counted
+/// in `replays`), or an observer or the handler panicked (counted in `panics`). The dispatcher
+/// returns `Err(ReplayEvent())` to LDK in the last two cases.
 ///
 /// # Examples
 ///
