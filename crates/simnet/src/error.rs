@@ -18,6 +18,17 @@ pub enum SimnetError {
         /// LDK's description of the failure.
         message: String,
     },
+    /// A node's store could not be opened.
+    #[error("failed to open the store of node {node} in {path}: {source}")]
+    OpenStore {
+        /// The node's name.
+        node: String,
+        /// The node's data directory.
+        path: std::path::PathBuf,
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A write to a node's store failed.
     #[error("failed to write key {key} of node {node}: {source}")]
     Write {

@@ -43,7 +43,16 @@ use crate::wallet::Wallet;
 use crate::PeerEndpoint;
 
 /// Opens the key-value store of a node in its data directory.
-pub type StoreOpener = Arc<dyn Fn(&Path) -> Arc<dyn KVStoreSync + Send + Sync> + Send + Sync>;
+///
+/// A test uses it to put a store of its own, such as a fault-injecting wrapper, under a node.
+pub type StoreOpener = Arc<
+    dyn Fn(
+            &Path,
+        )
+            -> Result<Arc<dyn KVStoreSync + Send + Sync>, Box<dyn std::error::Error + Send + Sync>>
+        + Send
+        + Sync,
+>;
 
 /// How to build a node; kept by the simnet to start the node again from its data directory.
 #[derive(Clone)]
@@ -183,7 +192,9 @@ impl Node {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Read`] when stored state cannot be read back.
+    /// Returns [`SimnetError::OpenStore`] when the store cannot be opened (a store still open
+    /// on the same directory locks it) and [`SimnetError::Read`] when stored state cannot be
+    /// read back.
     pub fn open(
         config: NodeConfig,
         env: &NodeEnv,
@@ -417,10 +428,7 @@ impl BaseParts {
     /// scorer back from the store when they are there.
     fn build(config: &NodeConfig, env: &NodeEnv) -> Result<Self, SimnetError> {
         let logger = NodeLogger::shared(config.name.clone(), config.log.clone());
-        let backend = match &config.store {
-            Some(open) => open(&config.data_dir),
-            None => Arc::new(crate::store::DiskStore::new(config.data_dir.clone())),
-        };
+        let backend = open_store(config)?;
         let store = Arc::new(NodeStore::new(backend));
         let keys_manager = Arc::new(keys::keys_manager(&config.seed));
         let broadcaster = Arc::new(NodeBroadcaster::new(Arc::clone(&env.chain)));
@@ -464,6 +472,23 @@ impl BaseParts {
             chain: Arc::clone(&env.chain),
         })
     }
+}
+
+/// Opens the node's store with its configured opener, or a [`DiskStore`] in its data directory.
+///
+/// [`DiskStore`]: crate::DiskStore
+fn open_store(config: &NodeConfig) -> Result<Arc<dyn KVStoreSync + Send + Sync>, SimnetError> {
+    let opened = match &config.store {
+        Some(open) => open(&config.data_dir),
+        None => crate::store::DiskStore::open(&config.data_dir)
+            .map(|store| Arc::new(store) as Arc<dyn KVStoreSync + Send + Sync>)
+            .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>),
+    };
+    opened.map_err(|source| SimnetError::OpenStore {
+        node: config.name.clone(),
+        path: config.data_dir.clone(),
+        source,
+    })
 }
 
 /// Returns a new, empty network graph for the simulated chain.

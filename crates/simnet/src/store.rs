@@ -10,7 +10,7 @@ use lightning::util::persist::KVStoreSync;
 use parking_lot::Mutex;
 
 /// The on-disk store a node opens in its data directory.
-pub type DiskStore = lightning_persister::fs_store::FilesystemStore;
+pub type DiskStore = vigil_persistence::FilesystemStore;
 
 /// A node's [`KVStoreSync`]: any store behind a shared pointer, with a count of writes per key.
 ///
@@ -26,7 +26,7 @@ pub type DiskStore = lightning_persister::fs_store::FilesystemStore;
 /// use vigil_simnet::NodeStore;
 ///
 /// let dir = tempfile::tempdir().unwrap();
-/// let store = NodeStore::open(dir.path());
+/// let store = NodeStore::open(dir.path()).unwrap();
 /// store.write("", "", "manager", vec![1, 2, 3]).unwrap();
 /// assert_eq!(store.read("", "", "manager").unwrap(), vec![1, 2, 3]);
 /// assert_eq!(store.writes("manager"), 1);
@@ -37,9 +37,16 @@ pub struct NodeStore {
 }
 
 impl NodeStore {
-    /// Returns a store writing files under `dir`, which is created when first written.
-    pub fn open(dir: &Path) -> Self {
-        Self::new(Arc::new(DiskStore::new(dir.to_path_buf())))
+    /// Opens a [`DiskStore`] in `dir`, creating the directory if needed.
+    ///
+    /// The directory stays locked until every handle on the store is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Returns the store's error when the directory cannot be created or is locked by a store
+    /// still open on it.
+    pub fn open(dir: &Path) -> Result<Self, vigil_persistence::StoreError> {
+        Ok(Self::new(Arc::new(DiskStore::open(dir)?)))
     }
 
     /// Returns a store writing to `inner`, for example a fault-injecting wrapper.

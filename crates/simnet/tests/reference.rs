@@ -121,7 +121,7 @@ fn processor_writes_graph_and_scorer() {
     simnet.stop_node(0).unwrap();
 
     let config = simnet.node_config(0).unwrap();
-    let store = vigil_simnet::NodeStore::open(&config.data_dir);
+    let store = vigil_simnet::NodeStore::open(&config.data_dir).unwrap();
     let logger = vigil_simnet::NodeLogger::shared("reader", Default::default());
     let graph_bytes = store.read("", "", NETWORK_GRAPH_PERSISTENCE_KEY).unwrap();
     let graph = NetworkGraph::read(&mut Cursor::new(graph_bytes), logger.clone()).unwrap();
