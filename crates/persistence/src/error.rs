@@ -66,7 +66,7 @@ pub enum StoreError {
     /// A filesystem operation on one key or namespace failed.
     #[error("failed to {operation} {location} at {path}: {source}")]
     Io {
-        /// What the store was doing.
+        /// The operation that failed.
         operation: Operation,
         /// The key or namespace concerned.
         location: KeyLocation,
@@ -94,7 +94,7 @@ pub enum StoreError {
     /// A SQLite statement on one key or namespace failed.
     #[error("failed to {operation} {location} in database {path}: {source}")]
     Database {
-        /// What the store was doing.
+        /// The operation that failed.
         operation: Operation,
         /// The key or namespace concerned.
         location: KeyLocation,
@@ -104,7 +104,7 @@ pub enum StoreError {
         #[source]
         source: Box<rusqlite::Error>,
     },
-    /// The database has a newer schema than this build knows; opening it could lose data.
+    /// The database has a newer schema than this build supports; opening it could lose data.
     #[error(
         "database {path} has schema version {found}, but this build supports at most {supported}; run a newer build of the node"
     )]
@@ -121,7 +121,7 @@ pub enum StoreError {
     Backup {
         /// The name the backup was added under.
         backup: String,
-        /// What the mirror was doing.
+        /// The operation that failed.
         operation: Operation,
         /// The key concerned.
         location: KeyLocation,

@@ -63,7 +63,7 @@ struct Faults {
 }
 
 impl<S> FaultyStore<S> {
-    /// Returns a wrapper around `inner` that injects nothing until told to.
+    /// Returns a wrapper around `inner` that injects nothing until a fault is set.
     pub fn new(inner: S) -> Self {
         FaultyStore {
             inner,

@@ -4,14 +4,15 @@
 //!
 //! A value lives at `<dir>/<primary>/<secondary>/<key>`, with empty namespaces left out, as in
 //! LDK's `lightning-persister`. A key and a namespace with the same name in one place cannot both
-//! exist (LDK asks callers to avoid that). Files whose names fall outside LDK's alphabet are never
+//! exist (LDK's `KVStore` documentation requires callers to avoid that). Files whose names fall outside LDK's alphabet are never
 //! keys: `.lock` holds the directory lock and `.<key>.<pid>.<n>.tmp` files are writes in progress.
 //!
 //! # Durability
 //!
-//! The store relies on three properties of POSIX filesystems such as ext4, XFS and APFS: a
-//! `rename` within one directory replaces the target atomically, `fsync` on a file makes its data
-//! durable, and `fsync` on a directory makes the entries changed in it durable. A write then runs:
+//! The store relies on three properties of POSIX filesystems such as ext4, XFS and APFS. A
+//! `rename` within one directory replaces the target atomically. An `fsync` of a file makes its
+//! data durable, and an `fsync` of a directory makes the entries changed in it durable. A write
+//! then runs:
 //!
 //! 1. Write the value to a new temporary file in the target's directory, so that the rename
 //!    below stays within one filesystem.

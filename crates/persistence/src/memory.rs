@@ -47,7 +47,7 @@ impl MemoryStore {
         self.entries.read().len()
     }
 
-    /// Returns whether the store holds no value.
+    /// Returns whether the store contains no value.
     pub fn is_empty(&self) -> bool {
         self.entries.read().is_empty()
     }

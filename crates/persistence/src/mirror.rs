@@ -23,7 +23,7 @@ pub type SharedStore = Arc<dyn KVStoreSync + Send + Sync>;
 /// - Then each backup gets the same operation. A backup failure is logged at error level with
 ///   the backup's name and the key, and counted in [`MirrorStore::backup_failures`]. It fails the
 ///   operation only when [`MirrorStore::require_backups`] is set, and even then the primary
-///   already holds the new value.
+///   already contains the new value.
 /// - Reads and lists come from the primary only.
 /// - Writes to one key are applied to every store in the order they were issued, also through
 ///   the async trait, where the work runs on a separate thread.

@@ -9,8 +9,8 @@ use std::fmt;
 
 use lightning::util::persist::{KVSTORE_NAMESPACE_KEY_ALPHABET, KVSTORE_NAMESPACE_KEY_MAX_LEN};
 
-/// Where a value lives in a store: its primary and secondary namespace and, except for `list`,
-/// its key.
+/// The location of a value in a store: its primary and secondary namespace and, except for
+/// `list`, its key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KeyLocation {
     /// The primary namespace, possibly empty.
@@ -85,7 +85,7 @@ pub enum NameRule {
     TooLong {
         /// The part that is too long.
         part: NamePart,
-        /// Its length in bytes.
+        /// Its length in characters (ASCII, because the alphabet is checked first).
         length: usize,
     },
     /// A part contains a character outside [`KVSTORE_NAMESPACE_KEY_ALPHABET`].

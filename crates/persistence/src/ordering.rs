@@ -5,7 +5,7 @@
 //! once a later write (or remove) landed, an earlier one must not land over it. Each store
 //! therefore hands out a [`Ticket`] with a version from one counter when the call is made, and
 //! applies a ticket only if no newer version of that key has been applied yet. A superseded
-//! ticket is skipped and reported as success, because the state already holds a newer value.
+//! ticket is skipped and reported as success, because the state already contains a newer value.
 //!
 //! A failed operation does not advance the applied version, so an older write that runs after a
 //! newer one failed still lands: the failed write never happened.
@@ -74,7 +74,7 @@ impl WriteOrder {
     }
 }
 
-/// What happened to a ticket's operation.
+/// The outcome of a ticket's operation.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Applied<T> {
     /// The operation ran and returned this value.

@@ -1,5 +1,5 @@
-//! What the background processor calls to write the ChannelManager, the NetworkGraph and the
-//! scorer.
+//! The persister that the background processor calls to write the ChannelManager, the
+//! NetworkGraph and the scorer.
 
 use std::future::Future;
 use std::io;
@@ -48,7 +48,7 @@ impl PersistError {
     }
 }
 
-/// Where one of the processor's values goes.
+/// The namespaces and key of one of the processor's values.
 struct Target {
     primary_namespace: &'static str,
     secondary_namespace: &'static str,
@@ -86,8 +86,8 @@ fn write_failed(target: &Target, error: lightning::io::Error) -> PersistError {
 /// - [`Persister::persist_manager`] writes key `manager`, [`Persister::persist_graph`] key
 ///   `network_graph` and [`Persister::persist_scorer`] key `scorer`, all in the empty namespaces
 ///   (LDK's `*_PERSISTENCE_*` constants), so that LDK's loaders find them.
-/// - Each call makes exactly one attempt. The [`RetryPolicy`] stored here tells the caller how
-///   many attempts to make and how long to wait between them; the error of the last allowed
+/// - Each call makes exactly one attempt. The caller reads the number of attempts and the wait
+///   between them from the [`RetryPolicy`] stored here, and the error of the last allowed
 ///   attempt is final.
 ///
 /// # Note

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// The number of attempts a write gets and the backoff between them.
 ///
-/// The policy only computes delays: [`RetryPolicy::delay_before_attempt`] says how long to wait
+/// The policy only computes delays: [`RetryPolicy::delay_before_attempt`] returns the wait
 /// before attempt `n`, and the caller waits on its own clock, so tests run in virtual time.
 /// Backoff starts at the initial delay before the second attempt and doubles before each further
 /// attempt, up to the maximum backoff.

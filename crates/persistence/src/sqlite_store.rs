@@ -95,7 +95,7 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// Returns [`StoreError::Locked`] if another store holds the database,
+    /// Returns [`StoreError::Locked`] if another store has the database open,
     /// [`StoreError::SchemaTooNew`] if a newer build wrote it, and [`StoreError::Open`] or
     /// [`StoreError::OpenDatabase`] with the path if it cannot be created, opened or migrated.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {

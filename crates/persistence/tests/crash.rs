@@ -29,7 +29,7 @@ const SEED_ENV: &str = "VIGIL_CRASH_SEED";
 
 const KILLS: usize = 200;
 const PAYLOAD_LEN: usize = 1 << 20;
-/// The longest random wait between the child's first line and the kill.
+/// The maximum random wait between the child's first line and the kill.
 const MAX_KILL_DELAY_MICROS: u64 = 30_000;
 const KEY: &str = "crash_test";
 
@@ -205,7 +205,7 @@ fn read_version(kind: StoreKind, path: &Path) -> u64 {
     }
 }
 
-/// The child's loop: rewrite the key with ever newer versions until killed.
+/// Rewrites the key with ever newer versions until the parent kills this process.
 fn run_child(kind: StoreKind, path: &Path) -> ! {
     let store = kind.open(path).expect("child opens the store");
     let mut version = match store.read("", "", KEY) {
