@@ -223,8 +223,11 @@ fn remove_temp_files(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
+/// Returns whether `name` is a temporary file: ours (`.<key>.<pid>.<n>.tmp`) or one left by
+/// LDK's `lightning-persister` (`<key>.<n>.tmp`) in a directory it used before. No key ends with
+/// `.tmp`, because `.` is outside LDK's alphabet.
 fn is_temp_file(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(TEMP_SUFFIX)
+    name.ends_with(TEMP_SUFFIX)
 }
 
 impl Inner {

@@ -82,6 +82,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    schema_version: i64,
     connection: Mutex<Connection>,
     order: WriteOrder,
 }
@@ -124,11 +125,12 @@ impl SqliteStore {
                  PRAGMA synchronous = FULL;",
             )
             .map_err(|source| locked_or(&path, source))?;
-        migrate(&mut connection, &path)?;
+        let schema_version = migrate(&mut connection, &path)?;
 
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
+                schema_version,
                 connection: Mutex::new(connection),
                 order: WriteOrder::default(),
             }),
@@ -140,10 +142,10 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Returns the schema version recorded in the database.
+    /// Returns the schema version of the database after opening it, which is
+    /// [`SqliteStore::SCHEMA_VERSION`] unless the migrations failed (then opening failed too).
     pub fn schema_version(&self) -> i64 {
-        let connection = self.inner.connection.lock();
-        read_user_version(&connection).unwrap_or_default()
+        self.inner.schema_version
     }
 
     fn issue(&self, location: &KeyLocation) -> Ticket {
@@ -184,9 +186,10 @@ fn read_user_version(connection: &Connection) -> rusqlite::Result<i64> {
     connection.query_row("PRAGMA user_version", [], |row| row.get(0))
 }
 
-/// Applies the migrations the database lacks. Each step runs in an immediate transaction, which
-/// also takes the exclusive lock even when no step is missing.
-fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+/// Applies the migrations the database lacks and returns the resulting schema version. Each step
+/// runs in an immediate transaction, which also takes the exclusive lock even when no step is
+/// missing.
+fn migrate(connection: &mut Connection, path: &Path) -> Result<i64, StoreError> {
     let error = |source| locked_or(path, source);
     loop {
         let transaction = connection
@@ -206,7 +209,8 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
             transaction
                 .pragma_update(None, "user_version", found)
                 .map_err(error)?;
-            return transaction.commit().map_err(error);
+            transaction.commit().map_err(error)?;
+            return Ok(found);
         };
         (step.apply)(&transaction).map_err(error)?;
         transaction

@@ -228,6 +228,8 @@ fn stale_temp_files_removed_on_open() {
         dir.path().join(".manager.123.0.tmp"),
         dir.path().join("ns/.k.123.1.tmp"),
         dir.path().join("ns/sub/.k.123.2.tmp"),
+        // The name lightning-persister gives its temporary files.
+        dir.path().join("ns/k.7.tmp"),
     ];
     for path in &stale {
         fs::write(path, b"half a value").expect("plant temporary file");

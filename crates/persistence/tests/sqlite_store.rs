@@ -57,6 +57,10 @@ fn new_database_gets_current_schema() {
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .expect("journal mode");
     assert_eq!(journal_mode, "wal");
+    let user_version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("user version");
+    assert_eq!(user_version, SqliteStore::SCHEMA_VERSION);
 }
 
 #[test]
