@@ -23,8 +23,8 @@
 //! 4. `fsync` the directory, so that the new name survives a power loss. Only now does the write
 //!    return `Ok`.
 //!
-//! A non-lazy remove unlinks the file and `fsync`s the directory; a lazy one skips that `fsync`,
-//! so a crash may bring the value back, which LDK allows for lazy removes.
+//! A non-lazy remove unlinks the file and `fsync`s the directory. A lazy remove skips that
+//! `fsync`, so a crash may bring the value back. LDK allows that for lazy removes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -99,7 +99,7 @@ impl FilesystemStore {
     ///
     /// # Errors
     ///
-    /// Returns [`StoreError::Locked`] if another open store holds the directory, and
+    /// Returns [`StoreError::Locked`] if another open store has the directory locked, and
     /// [`StoreError::Open`] with the path if the directory cannot be created, locked or cleaned.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         Self::open_inner(dir.into(), None)

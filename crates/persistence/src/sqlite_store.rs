@@ -142,8 +142,8 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Returns the schema version of the database after opening it, which is
-    /// [`SqliteStore::SCHEMA_VERSION`] unless the migrations failed (then opening failed too).
+    /// Returns the schema version of the database, which opening brought to
+    /// [`SqliteStore::SCHEMA_VERSION`].
     pub fn schema_version(&self) -> i64 {
         self.inner.schema_version
     }
