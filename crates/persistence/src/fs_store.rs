@@ -95,7 +95,9 @@ struct Inner {
 
 impl FilesystemStore {
     /// Opens the store in `dir`, creating the directory (mode 0700) if needed, locking it and
-    /// removing temporary files left by a crash.
+    /// removing temporary files left by a crash. The removed paths are in
+    /// [`FilesystemStore::removed_temp_files`]; [`FilesystemStore::open_with_logger`] also logs
+    /// a warning for each.
     ///
     /// # Errors
     ///
