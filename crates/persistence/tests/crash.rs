@@ -198,6 +198,18 @@ fn read_lines(child: &mut Child) -> mpsc::Receiver<ChildLine> {
 /// Opens the store after a kill and returns the stored version, 0 if the key was never written.
 fn read_version(kind: StoreKind, path: &Path) -> u64 {
     let store = kind.open(path).expect("reopen the store after the kill");
+    if let StoreKind::Filesystem = kind {
+        // Opening removes the temporary file of a write the kill interrupted.
+        let leftovers: Vec<_> = std::fs::read_dir(path)
+            .expect("read store directory")
+            .map(|entry| entry.expect("directory entry").file_name())
+            .filter(|name| name.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "temporary files left after reopen: {leftovers:?}"
+        );
+    }
     match store.read("", "", KEY) {
         Ok(value) => decode(&value).unwrap_or_else(|problem| panic!("{}: {problem}", kind.name())),
         Err(error) if error.kind() == lightning::io::ErrorKind::NotFound => 0,
