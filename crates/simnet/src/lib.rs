@@ -8,8 +8,9 @@
 //! block to every node through LDK's `Confirm` interface.
 //!
 //! Each node's background work runs through a [`ProcessorDriver`]: [`ReferenceDriver`] runs
-//! LDK's `lightning-background-processor`, [`ManualDriver`] leaves it to the test, and another
-//! processor plugs in by implementing the trait. Every event a node's handler receives is kept
+//! LDK's `lightning-background-processor`, [`VigilDriver`] runs Vigil's processor,
+//! [`ManualDriver`] leaves it to the test, and another processor plugs in by implementing the
+//! trait. Every event a node's handler receives is kept
 //! in its [`EventRecorder`].
 //!
 //! ```
@@ -45,7 +46,10 @@ mod wallet;
 pub use activity::Activity;
 pub use broadcast::NodeBroadcaster;
 pub use chain::Chain;
-pub use driver::{DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor};
+pub use driver::{
+    DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor, VigilDriver,
+    VigilProcessor,
+};
 pub use error::SimnetError;
 pub use fees::FixedFeeEstimator;
 pub use handler::{NodeEventHandler, UserHandler};

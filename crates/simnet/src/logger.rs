@@ -8,8 +8,8 @@ use parking_lot::Mutex;
 
 /// The destinations and minimum levels of a node's log lines.
 ///
-/// The default is quiet: nothing is printed, and warnings and errors are kept in memory so that a
-/// failing test can show them through [`NodeLogger::lines`].
+/// The default is quiet: only errors are printed (a test shows them only when it fails), and
+/// warnings and errors are kept in memory for [`NodeLogger::lines`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogConfig {
     /// The lowest level printed to standard error, or `None` to print nothing.
@@ -21,7 +21,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            print_level: None,
+            print_level: Some(Level::Error),
             keep_level: Some(Level::Warn),
         }
     }

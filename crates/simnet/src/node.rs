@@ -429,7 +429,7 @@ impl BaseParts {
     fn build(config: &NodeConfig, env: &NodeEnv) -> Result<Self, SimnetError> {
         let logger = NodeLogger::shared(config.name.clone(), config.log.clone());
         let backend = open_store(config)?;
-        let store = Arc::new(NodeStore::new(backend));
+        let store = Arc::new(NodeStore::new(backend).with_logger(Arc::clone(&logger) as _));
         let keys_manager = Arc::new(keys::keys_manager(&config.seed));
         let broadcaster = Arc::new(NodeBroadcaster::new(Arc::clone(&env.chain)));
         let wallet = Arc::new(Wallet::new(&config.seed));

@@ -246,6 +246,28 @@ impl Simnet {
         Ok(&self.slot(index)?.config)
     }
 
+    /// Calls `inspect` with the running processor of the node at `index` and returns its
+    /// result; [`RunningProcessor::as_any`] reaches the concrete processor.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`SimnetError::UnknownNode`] for an index out of range and
+    /// [`SimnetError::NodeStopped`] for a stopped node.
+    pub fn with_processor<R>(
+        &self,
+        index: usize,
+        inspect: impl FnOnce(&dyn RunningProcessor) -> R,
+    ) -> Result<R, SimnetError> {
+        let slot = self.slot(index)?;
+        let running = slot.running.lock();
+        match running.as_ref() {
+            Some(running) => Ok(inspect(running.processor.as_ref())),
+            None => Err(SimnetError::NodeStopped {
+                name: slot.config.name.clone(),
+            }),
+        }
+    }
+
     /// Returns the node id of the node at `index`, running or not.
     ///
     /// # Errors
@@ -392,7 +414,7 @@ impl Simnet {
     }
 
     /// Closes and opens again every connection made with [`Simnet::connect`] whose nodes both
-    /// run, and waits until each is up.
+    /// run, and waits until each is up and every channel usable before is usable again.
     ///
     /// A new connection makes LDK's gossip sync send the peer its whole graph. That repairs a
     /// graph that missed a channel update: LDK drops an update that arrives before its
@@ -402,6 +424,14 @@ impl Simnet {
     ///
     /// As [`Simnet::connect`].
     pub fn reconnect_all(&self) -> Result<(), SimnetError> {
+        let usable_before: Vec<(Arc<Node>, usize)> = self
+            .running_nodes()
+            .into_iter()
+            .map(|node| {
+                let usable = node.channel_manager().list_usable_channels().len();
+                (node, usable)
+            })
+            .collect();
         let connections = self.connections.lock().clone();
         for (initiator, responder) in connections {
             let (Ok(a), Ok(b)) = (self.node(initiator), self.node(responder)) else {
@@ -421,7 +451,11 @@ impl Simnet {
             })?;
             self.open_connection(initiator, responder)?;
         }
-        Ok(())
+        self.wait_for("channels to be usable again after reconnecting", || {
+            usable_before.iter().all(|(node, usable)| {
+                node.channel_manager().list_usable_channels().len() >= *usable
+            })
+        })
     }
 
     /// Runs every node's timer duties once (see [`Node::tick`]) and settles.

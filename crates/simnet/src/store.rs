@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lightning::io;
+use lightning::log_error;
+use lightning::util::logger::Logger;
 use lightning::util::persist::KVStoreSync;
 use parking_lot::Mutex;
 
@@ -34,6 +36,7 @@ pub type DiskStore = vigil_persistence::FilesystemStore;
 pub struct NodeStore {
     inner: Arc<dyn KVStoreSync + Send + Sync>,
     writes: Mutex<BTreeMap<String, u64>>,
+    logger: Option<Arc<dyn Logger + Send + Sync>>,
 }
 
 impl NodeStore {
@@ -54,7 +57,17 @@ impl NodeStore {
         Self {
             inner,
             writes: Mutex::new(BTreeMap::new()),
+            logger: None,
         }
+    }
+
+    /// Returns the store logging each failed write, with its key and error, to `logger`.
+    ///
+    /// LDK's monitor persister drops the error of a failed write, so this log line is the
+    /// only record of why a ChannelMonitor could not be written.
+    pub fn with_logger(mut self, logger: Arc<dyn Logger + Send + Sync>) -> Self {
+        self.logger = Some(logger);
+        self
     }
 
     /// Returns how many writes went to `label` (see the type's docs for how keys are named).
@@ -104,9 +117,14 @@ impl KVStoreSync for NodeStore {
         buf: Vec<u8>,
     ) -> Result<(), io::Error> {
         let label = key_label(primary_namespace, secondary_namespace, key);
-        *self.writes.lock().entry(label).or_insert(0) += 1;
-        self.inner
-            .write(primary_namespace, secondary_namespace, key, buf)
+        *self.writes.lock().entry(label.clone()).or_insert(0) += 1;
+        let result = self
+            .inner
+            .write(primary_namespace, secondary_namespace, key, buf);
+        if let (Err(error), Some(logger)) = (&result, &self.logger) {
+            log_error!(logger, "failed to write key {}: {}", label, error);
+        }
+        result
     }
 
     fn remove(
