@@ -8,7 +8,7 @@
 //! block to every node through LDK's `Confirm` interface.
 //!
 //! Each node's background work runs through a [`ProcessorDriver`]: [`ReferenceDriver`] runs
-//! LDK's `lightning-background-processor`, [`VigilDriver`] runs Vigil's processor,
+//! LDK's `lightning-background-processor`, `VigilDriver` runs Vigil's processor (feature `vigil`, on by default),
 //! [`ManualDriver`] leaves it to the test, and another processor plugs in by implementing the
 //! trait. Every event a node's handler receives is kept
 //! in its [`EventRecorder`].
@@ -26,6 +26,7 @@
 
 mod activity;
 mod broadcast;
+mod build;
 mod chain;
 mod driver;
 mod error;
@@ -41,15 +42,14 @@ mod restart;
 mod simnet;
 mod store;
 mod types;
+#[cfg(feature = "vigil")]
+mod vigil_driver;
 mod wallet;
 
 pub use activity::Activity;
 pub use broadcast::NodeBroadcaster;
 pub use chain::Chain;
-pub use driver::{
-    DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor, VigilDriver,
-    VigilProcessor,
-};
+pub use driver::{DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor};
 pub use error::SimnetError;
 pub use fees::FixedFeeEstimator;
 pub use handler::{NodeEventHandler, UserHandler};
@@ -65,4 +65,6 @@ pub use types::{
     SimChainMonitor, SimChannelManager, SimGossipSync, SimLockedScorer, SimMessageRouter,
     SimNetworkGraph, SimOnionMessenger, SimPeerManager, SimRouter, SimScorer, SimSweeper,
 };
+#[cfg(feature = "vigil")]
+pub use vigil_driver::{VigilDriver, VigilProcessor};
 pub use wallet::Wallet;

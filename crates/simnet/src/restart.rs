@@ -33,10 +33,11 @@ use lightning::util::persist::{
 use lightning::util::ser::ReadableArgs;
 use lightning::util::sweep::OutputSweeperSync;
 
+use crate::build::{new_network_graph, new_scorer, BaseParts};
 use crate::chain::Chain;
 use crate::error::SimnetError;
 use crate::logger::NodeLogger;
-use crate::node::{connect_block, new_network_graph, new_scorer, BaseParts, NodeConfig};
+use crate::node::{connect_block, NodeConfig};
 use crate::store::NodeStore;
 use crate::types::{SimChannelManager, SimNetworkGraph, SimScorer, SimSweeper};
 

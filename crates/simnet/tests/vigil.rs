@@ -1,4 +1,5 @@
 //! Simnet nodes driven by Vigil's background processor.
+#![cfg(feature = "vigil")]
 
 use std::collections::HashSet;
 use std::time::Duration;
