@@ -1,8 +1,10 @@
 //! Simnet nodes driven by the test itself, with no background processor.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use lightning::events::{ClosureReason, Event};
+use lightning::events::{ClosureReason, Event, ReplayEvent};
 use lightning::util::sweep::OutputSpendStatus;
 use vigil_simnet::{ManualDriver, PipeConfig, Simnet, SimnetConfig};
 
@@ -165,4 +167,37 @@ fn force_close_outputs_are_swept() {
             "every tracked output of node {index} should be spent by a confirmed sweep"
         );
     }
+}
+
+#[test]
+fn user_handler_replay_is_recorded() {
+    // The user handler of node 1 rejects the first ChannelReady, so LDK hands it out again.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let simnet = Simnet::start_with(
+        SimnetConfig::default(),
+        ManualDriver,
+        move |index, config| {
+            if index != 1 {
+                return;
+            }
+            let seen = Arc::clone(&seen);
+            config.user_handler = Some(Arc::new(move |event: &Event| {
+                if !matches!(event, Event::ChannelReady { .. }) {
+                    return Ok(());
+                }
+                match seen.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(ReplayEvent()),
+                    _ => Ok(()),
+                }
+            }));
+        },
+    )
+    .unwrap();
+    simnet.connect(0, 1).unwrap();
+    simnet.open_channel(0, 1, 100_000, 0).unwrap();
+
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(simnet.recorder(1).unwrap().count("ChannelReady"), 2);
+    assert_eq!(simnet.recorder(0).unwrap().count("ChannelReady"), 1);
 }
