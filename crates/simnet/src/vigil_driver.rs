@@ -7,7 +7,7 @@ use crate::node::NodeParts;
 
 /// A driver running Vigil's [`BackgroundProcessor`](vigil_processor::BackgroundProcessor).
 ///
-/// It hands the processor the same parts as [`ReferenceDriver`] does, with the intervals and
+/// It hands the processor the same parts as [`ReferenceDriver`](crate::ReferenceDriver) does, with the intervals and
 /// policies of `config` and the clock of `clock` (the system clock by default).
 ///
 /// # Example
