@@ -101,7 +101,10 @@ impl NodeEventHandler {
             return;
         };
         match purpose.preimage() {
-            Some(preimage) => self.channel_manager.claim_funds(preimage),
+            Some(preimage) => {
+                self.channel_manager.claim_funds(preimage);
+                self.recorder.mark_claimed(*payment_hash);
+            }
             None => log_trace!(
                 self.logger,
                 "payment {} has no known preimage, leaving it unclaimed",

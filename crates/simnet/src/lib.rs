@@ -1,27 +1,4 @@
-//! Real LDK nodes in one process, over a simulated chain and in-memory connections.
-//!
-//! A [`Simnet`] starts nodes that each have a `KeysManager`, a `ChannelManager`, a
-//! `ChainMonitor` persisting monitors to the node's own store, a `PeerManager`, a network graph
-//! with P2P gossip, a probabilistic scorer, an `OnionMessenger` and an `OutputSweeper`. Their
-//! PeerManagers talk through in-memory pipes ([`Network`]); no socket is opened. A simulated
-//! regtest [`Chain`] mines broadcast transactions into blocks with valid headers and hands every
-//! block to every node through LDK's `Confirm` interface.
-//!
-//! Each node's background work runs through a [`ProcessorDriver`]: [`ReferenceDriver`] runs
-//! LDK's `lightning-background-processor`, `VigilDriver` runs Vigil's processor (feature `vigil`, on by default),
-//! [`ManualDriver`] leaves it to the test, and another processor plugs in by implementing the
-//! trait. Every event a node's handler receives is kept
-//! in its [`EventRecorder`].
-//!
-//! ```
-//! use vigil_simnet::{ReferenceDriver, Simnet, SimnetConfig};
-//!
-//! let simnet = Simnet::start(SimnetConfig::default(), ReferenceDriver).unwrap();
-//! simnet.connect(0, 1).unwrap();
-//! simnet.open_channel(0, 1, 200_000, 0).unwrap();
-//! simnet.pay(0, 1, 5_000_000).unwrap();
-//! simnet.stop_all().unwrap();
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod activity;

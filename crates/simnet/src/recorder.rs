@@ -1,10 +1,11 @@
 //! A per-node record of the events handed to the node's event handler.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lightning::events::Event;
+use lightning::types::payment::PaymentHash;
 use parking_lot::{Condvar, Mutex};
 
 use crate::activity::Activity;
@@ -50,6 +51,8 @@ pub struct RecordedEvent {
 #[derive(Debug, Default)]
 pub struct EventRecorder {
     events: Mutex<Vec<RecordedEvent>>,
+    // When the node's handler returned from `claim_funds`, per payment.
+    claims: Mutex<HashMap<PaymentHash, Instant>>,
     changed: Condvar,
     activity: Option<Arc<Activity>>,
 }
@@ -92,6 +95,22 @@ impl EventRecorder {
         if let Some(activity) = &self.activity {
             activity.bump();
         }
+    }
+
+    /// Notes that `claim_funds` for `payment_hash` just returned; the first note counts.
+    pub fn mark_claimed(&self, payment_hash: PaymentHash) {
+        self.claims
+            .lock()
+            .entry(payment_hash)
+            .or_insert_with(Instant::now);
+    }
+
+    /// Returns when the node's handler returned from `claim_funds` for `payment_hash`.
+    ///
+    /// With the time the `PaymentClaimed` event reached the handler, this gives the event's
+    /// dispatch latency: from the change that made the event pending to the handler call.
+    pub fn claimed_at(&self, payment_hash: &PaymentHash) -> Option<Instant> {
+        self.claims.lock().get(payment_hash).copied()
     }
 
     /// Returns how many events were recorded.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use lightning::io;
 use lightning::log_error;
@@ -36,6 +37,8 @@ pub type DiskStore = vigil_persistence::FilesystemStore;
 pub struct NodeStore {
     inner: Arc<dyn KVStoreSync + Send + Sync>,
     writes: Mutex<BTreeMap<String, u64>>,
+    // When each successful write returned, per key label, oldest first.
+    completions: Mutex<BTreeMap<String, Vec<Instant>>>,
     logger: Option<Arc<dyn Logger + Send + Sync>>,
 }
 
@@ -57,6 +60,7 @@ impl NodeStore {
         Self {
             inner,
             writes: Mutex::new(BTreeMap::new()),
+            completions: Mutex::new(BTreeMap::new()),
             logger: None,
         }
     }
@@ -73,6 +77,18 @@ impl NodeStore {
     /// Returns how many writes went to `label` (see the type's docs for how keys are named).
     pub fn writes(&self, label: &str) -> u64 {
         self.writes.lock().get(label).copied().unwrap_or(0)
+    }
+
+    /// Returns when each successful write to `label` returned, oldest first.
+    ///
+    /// A benchmark measures persistence lag with it: the time from a change to the
+    /// ChannelManager to the first `manager` write that completed after it.
+    pub fn completed_writes(&self, label: &str) -> Vec<Instant> {
+        self.completions
+            .lock()
+            .get(label)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Returns the count of writes for every key written so far.
@@ -121,8 +137,19 @@ impl KVStoreSync for NodeStore {
         let result = self
             .inner
             .write(primary_namespace, secondary_namespace, key, buf);
-        if let (Err(error), Some(logger)) = (&result, &self.logger) {
-            log_error!(logger, "failed to write key {}: {}", label, error);
+        match (&result, &self.logger) {
+            (Ok(()), _) => {
+                let completed = Instant::now();
+                self.completions
+                    .lock()
+                    .entry(label)
+                    .or_default()
+                    .push(completed);
+            }
+            (Err(error), Some(logger)) => {
+                log_error!(logger, "failed to write key {}: {}", label, error);
+            }
+            (Err(_), None) => {}
         }
         result
     }

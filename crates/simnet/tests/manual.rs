@@ -19,7 +19,7 @@ fn two_nodes_open_channel_and_pay() {
     let simnet = two_connected_nodes();
     let channel = simnet.open_channel(0, 1, 100_000, 0).unwrap();
 
-    simnet.pay(0, 1, 10_000_000).unwrap();
+    let payment = simnet.pay(0, 1, 10_000_000).unwrap();
 
     let payer = simnet.recorder(0).unwrap();
     let payee = simnet.recorder(1).unwrap();
@@ -28,6 +28,18 @@ fn two_nodes_open_channel_and_pay() {
     assert_eq!(payer.count("PaymentSent"), 1);
     assert_eq!(payee.count("PaymentClaimable"), 1);
     assert_eq!(payee.count("PaymentClaimed"), 1);
+    let claimed_at = payee.claimed_at(&payment.payment_hash);
+    assert!(
+        claimed_at.is_some(),
+        "the payee's handler should have claimed the payment"
+    );
+    let manager_writes = simnet.node(1).unwrap().store().completed_writes("manager");
+    assert!(
+        manager_writes
+            .iter()
+            .any(|written| *written > claimed_at.unwrap()),
+        "the ChannelManager should have been written after the claim"
+    );
     let channels = simnet.node(1).unwrap().channel_manager().list_channels();
     let details = channels.iter().find(|c| c.channel_id == channel).unwrap();
     assert!(
