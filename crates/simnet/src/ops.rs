@@ -21,7 +21,7 @@ pub const FUNDING_CONFIRMATIONS: u32 = 6;
 
 /// How long [`Simnet::wait_for_graph`] lets gossip spread before it reconnects peers to
 /// make them sync their whole graphs.
-const GOSSIP_SETTLE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+const GOSSIP_SETTLE_TIME: std::time::Duration = std::time::Duration::from_millis(200);
 
 // Distinguishes channels in `ChannelPending` events; unique within the process.
 static NEXT_USER_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -115,9 +115,13 @@ impl Simnet {
     /// Waits until every running node's network graph contains `channels` channels, each with a
     /// channel update in both directions.
     ///
-    /// It runs timer ticks while it waits so that the nodes broadcast their announcements.
-    /// If the graphs are still incomplete after a second, it reconnects all peers once, which
+    /// If the graphs are still incomplete after 200 ms, it reconnects all peers once, which
     /// makes them exchange their whole graphs (see [`Simnet::reconnect_all`]).
+    ///
+    /// NOTE: in runs of three nodes, some channel updates never reach some graphs without that
+    /// reconnect, and the cause in LDK's gossip handling was not pinned down. LDK's
+    /// `P2PGossipSync` asks for a whole graph on its first five connections only, so the
+    /// repair stops working for a node that already made five.
     ///
     /// # Errors
     ///
@@ -129,13 +133,7 @@ impl Simnet {
                 .iter()
                 .all(|(_, _, updated)| *updated >= channels)
         };
-        let quick = self.wait_for_within(&expected, GOSSIP_SETTLE_TIME, || {
-            let done = complete();
-            if !done {
-                let _ = self.tick_all();
-            }
-            done
-        });
+        let quick = self.wait_for_within(&expected, GOSSIP_SETTLE_TIME, complete);
         let result = match quick {
             Ok(()) => Ok(()),
             Err(SimnetError::Timeout(_)) => {

@@ -516,6 +516,9 @@ impl Simnet {
     /// Starts the stopped node at `index` again from its data directory, and connects it to
     /// the peers it had.
     ///
+    /// The old node's store keeps its directory locked while any part of the node is alive,
+    /// so drop every [`Arc<Node>`](Node) of it before the restart.
+    ///
     /// # Errors
     ///
     /// Returns [`SimnetError::Read`] if its stored state cannot be read back, and the errors
