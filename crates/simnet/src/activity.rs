@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-/// Counts events recorded and bytes sent in a simnet, and wakes whoever waits for the count to
-/// move.
+/// Counts events recorded and bytes sent in a simnet, and wakes the threads waiting for the
+/// count to move.
 ///
 /// The simnet's helpers wait on it between checks of their condition, so that they neither
 /// spin nor sleep for a fixed time.

@@ -387,7 +387,7 @@ fn assemble(parent: Header, txdata: Vec<Transaction>, time: u32) -> Block {
     };
     block.header.merkle_root = block
         .compute_merkle_root()
-        .expect("a block always holds its coinbase");
+        .expect("a block always contains its coinbase");
     let target = block.header.target();
     while block.header.validate_pow(target).is_err() {
         block.header.nonce += 1;

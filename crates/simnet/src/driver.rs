@@ -1,4 +1,4 @@
-//! How a node's background work is run: by a background processor, or by the test itself.
+//! Drivers of a node's background work: a background processor, or the test itself.
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ pub enum SimnetError {
     Read {
         /// The node's name.
         node: String,
-        /// What was being read, such as `"channel manager"`.
+        /// The part being read, such as `"channel manager"`.
         what: &'static str,
         /// LDK's description of the failure.
         message: String,
@@ -43,7 +43,7 @@ pub enum SimnetError {
     /// A lock was poisoned by a thread that panicked while holding it.
     #[error("the {what} lock was poisoned by a panic in another thread")]
     Poisoned {
-        /// What the lock guards.
+        /// The data the lock guards.
         what: &'static str,
     },
     /// LDK rejected a request.
@@ -51,7 +51,7 @@ pub enum SimnetError {
     Rejected {
         /// The node's name.
         node: String,
-        /// What was asked, such as `"create_channel"`.
+        /// The rejected request, such as `"create_channel"`.
         action: &'static str,
         /// LDK's error, formatted.
         message: String,
@@ -68,9 +68,17 @@ pub enum SimnetError {
         /// The node's name.
         name: String,
     },
-    /// A condition did not hold before its deadline.
+    /// A wait on a node's recorded events ended at its deadline.
     #[error(transparent)]
     Timeout(#[from] WaitTimeout),
+    /// A simnet helper's condition did not hold before its deadline.
+    #[error("timed out after {waited:?} waiting for {expected} (set VIGIL_SIMNET_LOG=debug to see what the nodes did)")]
+    TimedOut {
+        /// The condition waited for.
+        expected: String,
+        /// How long the helper waited.
+        waited: std::time::Duration,
+    },
     /// Two nodes could not be connected.
     #[error(transparent)]
     Connect(#[from] ConnectError),

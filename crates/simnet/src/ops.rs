@@ -48,7 +48,7 @@ impl Simnet {
     /// # Errors
     ///
     /// Returns [`SimnetError::Rejected`] if LDK rejects the channel and
-    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    /// [`SimnetError::TimedOut`] if a step does not happen in time.
     pub fn open_channel(
         &self,
         funder: usize,
@@ -120,12 +120,12 @@ impl Simnet {
     ///
     /// NOTE: in runs of three nodes, some channel updates never reach some graphs without that
     /// reconnect, and the cause in LDK's gossip handling was not pinned down. LDK's
-    /// `P2PGossipSync` asks for a whole graph on its first five connections only, so the
+    /// `P2PGossipSync` requests a whole graph on its first five connections only, so the
     /// repair stops working for a node that already made five.
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Timeout`] if the graphs do not fill in time.
+    /// Returns [`SimnetError::TimedOut`] if the graphs do not fill in time.
     pub fn wait_for_graph(&self, channels: usize) -> Result<(), SimnetError> {
         let expected = format!("every network graph to hold {channels} announced channels");
         let complete = || {
@@ -136,21 +136,20 @@ impl Simnet {
         let quick = self.wait_for_within(&expected, GOSSIP_SETTLE_TIME, complete);
         let result = match quick {
             Ok(()) => Ok(()),
-            Err(SimnetError::Timeout(_)) => {
+            Err(SimnetError::TimedOut { .. }) => {
                 self.reconnect_all()?;
                 self.wait_for(&expected, complete)
             }
             Err(other) => Err(other),
         };
         result.map_err(|error| match error {
-            SimnetError::Timeout(mut timeout) => {
-                timeout.expected = format!(
-                    "{} (channels known and updated both ways, per node: {:?})",
-                    timeout.expected,
+            SimnetError::TimedOut { expected, waited } => SimnetError::TimedOut {
+                expected: format!(
+                    "{expected} (channels known and updated both ways, per node: {:?})",
                     self.graph_fill()
-                );
-                SimnetError::Timeout(timeout)
-            }
+                ),
+                waited,
+            },
             other => other,
         })
     }
@@ -237,7 +236,7 @@ impl Simnet {
     /// # Errors
     ///
     /// Returns [`SimnetError::PaymentFailed`] with LDK's reason if the payer gets
-    /// `PaymentFailed`, and [`SimnetError::Timeout`] if neither outcome comes in time.
+    /// `PaymentFailed`, and [`SimnetError::TimedOut`] if neither outcome comes in time.
     pub fn wait_for_payment(&self, payment: &PendingPayment) -> Result<(), SimnetError> {
         let payer = self.recorder(payment.payer)?;
         let payee = self.recorder(payment.payee)?;
@@ -299,7 +298,7 @@ impl Simnet {
     /// # Errors
     ///
     /// Returns [`SimnetError::Rejected`] if LDK rejects the close and
-    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    /// [`SimnetError::TimedOut`] if a step does not happen in time.
     pub fn close_channel(&self, closer: usize, channel_id: ChannelId) -> Result<Txid, SimnetError> {
         let node = self.node(closer)?;
         let (counterparty, funding) = self.channel_ends(closer, channel_id)?;
@@ -322,7 +321,7 @@ impl Simnet {
     /// # Errors
     ///
     /// Returns [`SimnetError::Rejected`] if LDK rejects the close and
-    /// [`SimnetError::Timeout`] if a step does not happen in time.
+    /// [`SimnetError::TimedOut`] if a step does not happen in time.
     pub fn force_close(&self, closer: usize, channel_id: ChannelId) -> Result<Txid, SimnetError> {
         let node = self.node(closer)?;
         let (counterparty, funding) = self.channel_ends(closer, channel_id)?;
@@ -410,13 +409,15 @@ impl Simnet {
                 break;
             }
         }
-        let spend = self.chain().spender(&funding).ok_or_else(|| {
-            SimnetError::Timeout(crate::recorder::WaitTimeout {
-                expected: format!("the spend of channel {channel_id} to confirm"),
+        let spend = self
+            .chain()
+            .spender(&funding)
+            .ok_or_else(|| SimnetError::TimedOut {
+                expected: format!(
+                    "the spend of channel {channel_id} to confirm (it left the mempool unmined)"
+                ),
                 waited: std::time::Duration::ZERO,
-                recorded: Vec::new(),
-            })
-        })?;
+            })?;
 
         let expected = format!("channel {channel_id} to be reported closed");
         self.wait_for(&expected, || {

@@ -7,8 +7,8 @@
 //! pass: it calls the receiver's `read_event` and then its `process_events`, as
 //! `lightning-net-tokio` does after every read.
 //!
-//! Back-pressure works as on a socket. An outbox holds at most [`PipeConfig::capacity`] bytes;
-//! `send_data` accepts what fits and reports the rest unsent, and once the outbox has drained
+//! Back-pressure works as on a socket. An outbox takes at most [`PipeConfig::capacity`] bytes,
+//! so `send_data` accepts what fits and reports the rest unsent. Once the outbox has drained,
 //! the sender's `write_buffer_space_avail` is called. A side that sends with
 //! `continue_read == false` receives nothing until it sends with `continue_read == true`.
 //!

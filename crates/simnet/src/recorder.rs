@@ -61,7 +61,7 @@ pub struct EventRecorder {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("timed out after {waited:?} waiting for {expected}; events recorded so far: {recorded:?}")]
 pub struct WaitTimeout {
-    /// What the caller waited for.
+    /// The condition the caller waited for.
     pub expected: String,
     /// How long it waited.
     pub waited: Duration,

@@ -15,7 +15,7 @@ use crate::fees::FixedFeeEstimator;
 use crate::keys::node_seed;
 use crate::node::{Node, NodeConfig, NodeEnv};
 use crate::pipe::{Network, PipeConfig};
-use crate::recorder::{EventRecorder, WaitTimeout};
+use crate::recorder::EventRecorder;
 
 /// The setup of a [`Simnet`].
 #[derive(Clone, Debug)]
@@ -299,7 +299,7 @@ impl Simnet {
     /// # Errors
     ///
     /// Returns [`SimnetError::Connect`] if a PeerManager rejects the connection and
-    /// [`SimnetError::Timeout`] if the handshake does not complete in time.
+    /// [`SimnetError::TimedOut`] if the handshake does not complete in time.
     pub fn connect(&self, initiator: usize, responder: usize) -> Result<(), SimnetError> {
         self.open_connection(initiator, responder)?;
         let mut connections = self.connections.lock();
@@ -372,7 +372,7 @@ impl Simnet {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Timeout`] naming `expected` when the condition fails at the
+    /// Returns [`SimnetError::TimedOut`] naming `expected` when the condition fails at the
     /// deadline, and [`SimnetError::Write`] when settling fails.
     pub fn wait_for(
         &self,
@@ -402,11 +402,10 @@ impl Simnet {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(SimnetError::Timeout(WaitTimeout {
+                return Err(SimnetError::TimedOut {
                     expected: expected.to_string(),
                     waited: timeout,
-                    recorded: Vec::new(),
-                }));
+                });
             }
             let next_check = deadline.min(now + Duration::from_millis(50));
             self.activity.wait_past(seen, next_check);

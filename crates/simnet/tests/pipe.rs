@@ -7,8 +7,8 @@ use lightning::ln::peer_handler::SocketDescriptor;
 use parking_lot::Mutex;
 use vigil_simnet::{ConnectionClosed, Network, PeerEndpoint, PipeConfig, PipeDescriptor};
 
-/// A PeerManager stand-in: it records reads, space notices and disconnects, and can be told
-/// to reject reads.
+/// A PeerManager stand-in that records reads, space notices and disconnects, and rejects
+/// reads when `reject_reads` is set.
 struct RecordingEndpoint {
     node_id: PublicKey,
     descriptor: Mutex<Option<PipeDescriptor>>,
@@ -184,7 +184,7 @@ fn delivery_thread_moves_bytes() {
     network.start_delivery_thread();
     a.descriptor().send_data(b" world", true);
 
-    // The thread delivers on its own; deliver_all waits for any pass in progress and
+    // The thread delivers on its own. deliver_all waits for a pass in progress and then
     // delivers what is left, so the bytes have arrived when it returns.
     network.deliver_all();
 
