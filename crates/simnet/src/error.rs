@@ -68,6 +68,26 @@ pub enum SimnetError {
         /// The node's name.
         name: String,
     },
+    /// A node's processor is still running, so another cannot start.
+    #[error(
+        "the processor of node {name} is still running; stop it with Simnet::stop_processor first"
+    )]
+    ProcessorRunning {
+        /// The node's name.
+        name: String,
+    },
+    /// A node's processor was stopped and not started again.
+    #[error("the processor of node {name} is not running; start one with Simnet::start_processor")]
+    ProcessorStopped {
+        /// The node's name.
+        name: String,
+    },
+    /// A node's data directory already contains state from an earlier run.
+    #[error("data directory {path} already contains a node; the simulated chain starts from genesis on every run, so give the simnet an empty directory")]
+    DataDirInUse {
+        /// The node's data directory.
+        path: std::path::PathBuf,
+    },
     /// A wait on a node's recorded events ended at its deadline.
     #[error(transparent)]
     Timeout(#[from] WaitTimeout),

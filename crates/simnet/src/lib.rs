@@ -10,6 +10,7 @@ mod error;
 mod fees;
 mod handler;
 mod keys;
+mod lifecycle;
 mod logger;
 mod node;
 mod ops;

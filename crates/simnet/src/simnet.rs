@@ -70,26 +70,27 @@ impl Default for SimnetConfig {
 /// simnet.close_channel(0, channel).unwrap();
 /// ```
 pub struct Simnet {
-    env: NodeEnv,
-    network: Network,
-    activity: Arc<Activity>,
-    driver: Arc<dyn ProcessorDriver>,
-    slots: Vec<NodeSlot>,
-    connections: parking_lot::Mutex<Vec<(usize, usize)>>,
-    timeout: Duration,
+    pub(crate) env: NodeEnv,
+    pub(crate) network: Network,
+    pub(crate) activity: Arc<Activity>,
+    pub(crate) driver: Arc<dyn ProcessorDriver>,
+    pub(crate) slots: Vec<NodeSlot>,
+    pub(crate) connections: parking_lot::Mutex<Vec<(usize, usize)>>,
+    pub(crate) timeout: Duration,
     // Kept so that the temporary data directory lives as long as the simnet.
     _temp_dir: Option<TempDir>,
 }
 
-struct NodeSlot {
-    config: NodeConfig,
-    recorder: Arc<EventRecorder>,
-    running: parking_lot::Mutex<Option<RunningNode>>,
+pub(crate) struct NodeSlot {
+    pub(crate) config: NodeConfig,
+    pub(crate) recorder: Arc<EventRecorder>,
+    pub(crate) running: parking_lot::Mutex<Option<RunningNode>>,
 }
 
-struct RunningNode {
-    node: Arc<Node>,
-    processor: Box<dyn RunningProcessor>,
+pub(crate) struct RunningNode {
+    pub(crate) node: Arc<Node>,
+    // `None` while a test has stopped the processor and not started it again.
+    pub(crate) processor: Option<Box<dyn RunningProcessor>>,
 }
 
 impl Simnet {
@@ -97,8 +98,10 @@ impl Simnet {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::Read`] if a data directory contains unreadable state, or
-    /// [`SimnetError::Driver`] if a processor fails to start.
+    /// Returns [`SimnetError::DataDirInUse`] if a node's data directory is not empty (the
+    /// chain is not kept between runs, so a node cannot continue from an earlier one),
+    /// [`SimnetError::OpenStore`] if a store cannot be opened, or [`SimnetError::Driver`] if a
+    /// processor fails to start.
     pub fn start(
         config: SimnetConfig,
         driver: impl ProcessorDriver + 'static,
@@ -142,6 +145,13 @@ impl Simnet {
             chain: Arc::new(Chain::new()),
             fee_estimator: Arc::new(FixedFeeEstimator::new(config.sat_per_kw)),
         };
+        for index in 0..config.nodes {
+            let dir = node_dir(&data_dir, index);
+            let in_use = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+            if in_use {
+                return Err(SimnetError::DataDirInUse { path: dir });
+            }
+        }
         let slots = (0..config.nodes)
             .map(|index| {
                 let mut node_config = NodeConfig::new(
@@ -261,8 +271,11 @@ impl Simnet {
         let slot = self.slot(index)?;
         let running = slot.running.lock();
         match running.as_ref() {
-            Some(running) => Ok(inspect(running.processor.as_ref())),
-            None => Err(SimnetError::NodeStopped {
+            Some(RunningNode {
+                processor: Some(processor),
+                ..
+            }) => Ok(inspect(processor.as_ref())),
+            _ => Err(SimnetError::NodeStopped {
                 name: slot.config.name.clone(),
             }),
         }
@@ -278,7 +291,7 @@ impl Simnet {
         Ok(self.node(index)?.node_id())
     }
 
-    fn slot(&self, index: usize) -> Result<&NodeSlot, SimnetError> {
+    pub(crate) fn slot(&self, index: usize) -> Result<&NodeSlot, SimnetError> {
         self.slots
             .get(index)
             .ok_or_else(|| SimnetError::UnknownNode {
@@ -286,7 +299,7 @@ impl Simnet {
             })
     }
 
-    fn running_nodes(&self) -> Vec<Arc<Node>> {
+    pub(crate) fn running_nodes(&self) -> Vec<Arc<Node>> {
         self.slots
             .iter()
             .filter_map(|slot| slot.running.lock().as_ref().map(|r| Arc::clone(&r.node)))
@@ -309,7 +322,11 @@ impl Simnet {
         Ok(())
     }
 
-    fn open_connection(&self, initiator: usize, responder: usize) -> Result<(), SimnetError> {
+    pub(crate) fn open_connection(
+        &self,
+        initiator: usize,
+        responder: usize,
+    ) -> Result<(), SimnetError> {
         let a = self.node(initiator)?;
         let b = self.node(responder)?;
         self.network.connect(a.endpoint(), b.endpoint())?;
@@ -468,95 +485,6 @@ impl Simnet {
         }
         self.settle()?;
         Ok(())
-    }
-
-    fn start_node(&self, index: usize) -> Result<Arc<Node>, SimnetError> {
-        let slot = self.slot(index)?;
-        let node = Arc::new(Node::open(
-            slot.config.clone(),
-            &self.env,
-            Arc::clone(&slot.recorder),
-        )?);
-        let processor = self.driver.start(node.parts())?;
-        *slot.running.lock() = Some(RunningNode {
-            node: Arc::clone(&node),
-            processor,
-        });
-        Ok(node)
-    }
-
-    /// Stops the node at `index`: disconnects it from its peers, stops its processor (which
-    /// makes its final writes) and, for a manual node, writes its ChannelManager, graph and
-    /// scorer. Its data directory keeps everything needed to start it again.
-    ///
-    /// # Errors
-    ///
-    /// Returns [`SimnetError::NodeStopped`] if it is not running, [`SimnetError::Driver`]
-    /// with the processor's error, or [`SimnetError::Write`] if a final write fails.
-    pub fn stop_node(&self, index: usize) -> Result<(), SimnetError> {
-        let slot = self.slot(index)?;
-        let Some(running) = slot.running.lock().take() else {
-            return Err(SimnetError::NodeStopped {
-                name: slot.config.name.clone(),
-            });
-        };
-        // NOTE: peers go first, so that no message changes the ChannelManager after the
-        // processor's final write.
-        self.network.disconnect_node(&running.node.node_id());
-        self.network.deliver_all();
-        running.processor.stop()?;
-        if self.driver.is_manual() {
-            running.node.persist_channel_manager()?;
-            running.node.persist_graph_and_scorer()?;
-        }
-        Ok(())
-    }
-
-    /// Starts the stopped node at `index` again from its data directory, and connects it to
-    /// the peers it had.
-    ///
-    /// The old node's store keeps its directory locked while any part of the node is alive,
-    /// so drop every [`Arc<Node>`](Node) of it before the restart.
-    ///
-    /// # Errors
-    ///
-    /// Returns [`SimnetError::Read`] if its stored state cannot be read back, and the errors
-    /// of [`Simnet::connect`].
-    pub fn restart_node(&self, index: usize) -> Result<Arc<Node>, SimnetError> {
-        let node = self.start_node(index)?;
-        let connections = self.connections.lock().clone();
-        for (initiator, responder) in connections {
-            if initiator != index && responder != index {
-                continue;
-            }
-            let other = if initiator == index {
-                responder
-            } else {
-                initiator
-            };
-            if self.node(other).is_ok() {
-                self.open_connection(initiator, responder)?;
-            }
-        }
-        Ok(node)
-    }
-
-    /// Stops every running node, as [`Simnet::stop_node`] does.
-    ///
-    /// # Errors
-    ///
-    /// Returns the first error of a node's stop; the other nodes are still stopped.
-    pub fn stop_all(&self) -> Result<(), SimnetError> {
-        let mut first_error = None;
-        for index in 0..self.slots.len() {
-            if self.slots[index].running.lock().is_none() {
-                continue;
-            }
-            if let Err(error) = self.stop_node(index) {
-                first_error.get_or_insert(error);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
     }
 }
 

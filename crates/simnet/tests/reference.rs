@@ -132,3 +132,43 @@ fn processor_writes_graph_and_scorer() {
         "the scorer should have been written"
     );
 }
+
+#[test]
+fn processor_restarts_on_running_node() {
+    let simnet = Simnet::start(SimnetConfig::default(), ReferenceDriver).unwrap();
+    simnet.connect(0, 1).unwrap();
+    simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
+
+    simnet.stop_processor(1).unwrap();
+    assert!(matches!(
+        simnet.stop_processor(1),
+        Err(vigil_simnet::SimnetError::ProcessorStopped { .. })
+    ));
+    simnet.start_processor(1).unwrap();
+    assert!(matches!(
+        simnet.start_processor(1),
+        Err(vigil_simnet::SimnetError::ProcessorRunning { .. })
+    ));
+
+    simnet.pay(0, 1, 1_000_000).unwrap();
+    assert_eq!(claimed_hashes(&simnet, 1).len(), 1);
+}
+
+#[test]
+fn used_data_dir_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimnetConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..SimnetConfig::default()
+    };
+    let first = Simnet::start(config.clone(), ReferenceDriver).unwrap();
+    first.stop_all().unwrap();
+    drop(first);
+
+    let second = Simnet::start(config, ReferenceDriver);
+
+    assert!(matches!(
+        second,
+        Err(vigil_simnet::SimnetError::DataDirInUse { .. })
+    ));
+}
