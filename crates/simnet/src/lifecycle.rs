@@ -41,7 +41,7 @@ impl Simnet {
         // processor's final write.
         self.network.disconnect_node(&running.node.node_id());
         self.network.deliver_all();
-        // A node whose processor a test stopped has nobody else to make its final writes.
+        // When a test stopped the node's processor, no processor makes the final writes.
         let processor_was_stopped = running.processor.is_none();
         if let Some(processor) = running.processor {
             processor.stop()?;

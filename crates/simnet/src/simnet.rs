@@ -98,10 +98,10 @@ impl Simnet {
     ///
     /// # Errors
     ///
-    /// Returns [`SimnetError::DataDirInUse`] if a node's data directory is not empty (the
-    /// chain is not kept between runs, so a node cannot continue from an earlier one),
-    /// [`SimnetError::OpenStore`] if a store cannot be opened, or [`SimnetError::Driver`] if a
-    /// processor fails to start.
+    /// Returns [`SimnetError::DataDirInUse`] if a node's data directory is not empty, because
+    /// the chain is not kept between runs and a node cannot continue from an earlier one.
+    /// Returns [`SimnetError::OpenStore`] if a store cannot be opened, and
+    /// [`SimnetError::Driver`] if a processor fails to start.
     pub fn start(
         config: SimnetConfig,
         driver: impl ProcessorDriver + 'static,
