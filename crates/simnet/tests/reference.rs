@@ -172,3 +172,29 @@ fn used_data_dir_is_rejected() {
         Err(vigil_simnet::SimnetError::DataDirInUse { .. })
     ));
 }
+
+#[test]
+fn reference_sweeps_after_force_close() {
+    let simnet = Simnet::start(SimnetConfig::default(), ReferenceDriver).unwrap();
+    simnet.connect(0, 1).unwrap();
+    let channel = simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
+    simnet.pay(0, 1, 30_000_000).unwrap();
+
+    simnet.force_close(0, channel).unwrap();
+    simnet.mine_and_sweep(160).unwrap();
+
+    // The processor hands SpendableOutputs to the sweeper on its own thread, possibly after
+    // the block that matured the output, so keep mining until both sweeps are confirmed.
+    simnet
+        .wait_for("both wallets to hold their swept outputs", || {
+            simnet.mine_and_sweep(1).unwrap();
+            (0..2).all(|index| {
+                let node = simnet.node(index).unwrap();
+                node.parts().wallet.balance(simnet.chain()).to_sat() > 0
+            })
+        })
+        .unwrap();
+    for index in 0..2 {
+        assert_eq!(simnet.recorder(index).unwrap().count("SpendableOutputs"), 1);
+    }
+}
