@@ -118,11 +118,11 @@ impl Simnet {
     /// If the graphs are still incomplete after 200 ms, it reconnects all peers once, which
     /// makes them exchange their whole graphs (see [`Simnet::reconnect_all`]).
     ///
-    /// NOTE: with nodes run by background processors, a node often loses its peer's update
-    /// of a new channel for good. In LDK 0.2.7 logs, the peer's update reaches the node's graph
-    /// first, and the node's own announcement of the channel then adds the channel again
-    /// without that update. LDK's `P2PGossipSync` requests a whole graph on its first five
-    /// connections only, so the repair stops working for a node that already made five.
+    /// NOTE: with nodes run by background processors, a graph often misses one direction's
+    /// update of a new channel for good (seen with LDK 0.2.7, also without a UTXO lookup),
+    /// and the cause was not pinned down. LDK's `P2PGossipSync` requests a whole graph on its
+    /// first five connections only, so the repair stops working for a node that already
+    /// made five.
     ///
     /// # Errors
     ///
