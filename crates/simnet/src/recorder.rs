@@ -113,6 +113,15 @@ impl EventRecorder {
         self.claims.lock().get(payment_hash).copied()
     }
 
+    /// Returns every payment the node's handler claimed, with when `claim_funds` returned.
+    pub fn claims(&self) -> Vec<(PaymentHash, Instant)> {
+        self.claims
+            .lock()
+            .iter()
+            .map(|(hash, at)| (*hash, *at))
+            .collect()
+    }
+
     /// Returns how many events were recorded.
     pub fn len(&self) -> usize {
         self.events.lock().len()

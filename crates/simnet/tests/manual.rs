@@ -40,6 +40,9 @@ fn two_nodes_open_channel_and_pay() {
             .any(|written| *written > claimed_at.unwrap()),
         "the ChannelManager should have been written after the claim"
     );
+    assert_eq!(vigil_simnet::dispatch_latencies(&payee).len(), 1);
+    let store = simnet.node(1).unwrap().store().clone();
+    assert_eq!(vigil_simnet::persist_lags(&payee, &store).len(), 1);
     let channels = simnet.node(1).unwrap().channel_manager().list_channels();
     let details = channels.iter().find(|c| c.channel_id == channel).unwrap();
     assert!(
