@@ -50,11 +50,6 @@ impl Trace {
     pub(crate) fn count(&self, entry: &str) -> usize {
         self.0.lock().iter().filter(|e| *e == entry).count()
     }
-
-    /// Returns the index of the first entry equal to `entry`.
-    pub(crate) fn position(&self, entry: &str) -> Option<usize> {
-        self.0.lock().iter().position(|e| e == entry)
-    }
 }
 
 /// Returns a payment-failed event labelled `label` (its payment id is that byte).
@@ -140,9 +135,16 @@ impl ManagerState {
     }
 
     /// Queues an event, which also changes the state.
+    ///
+    /// The event and the needs-persistence flag appear together, under the lock that
+    /// hand-outs and encodings take, so no event is seen before its write is owed.
     pub(crate) fn queue(&self, event: Event) {
-        self.events.pending.lock().push_back(event);
-        self.change();
+        let mut pending = self.events.pending.lock();
+        pending.push_back(event);
+        self.version.fetch_add(1, Ordering::SeqCst);
+        self.needs_persist.store(true, Ordering::SeqCst);
+        drop(pending);
+        self.events.notifier.notify();
     }
 
     /// Returns the bytes a write stores: the version and the labels of pending events.
@@ -168,9 +170,17 @@ impl ManagerState {
 pub(crate) struct TracingStore {
     pub(crate) faults: FaultyStore<MemoryStore>,
     trace: Trace,
+    written: Mutex<Option<std::sync::mpsc::SyncSender<String>>>,
 }
 
 impl TracingStore {
+    /// Returns a receiver of the key of every write attempt, sent once the attempt returned.
+    pub(crate) fn watch_writes(&self) -> std::sync::mpsc::Receiver<String> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1024);
+        *self.written.lock() = Some(sender);
+        receiver
+    }
+
     /// Returns the value stored under `key` as text, if any.
     pub(crate) fn value(&self, key: &str) -> Option<String> {
         self.faults
@@ -204,6 +214,9 @@ impl KVStoreSync for TracingStore {
             Ok(()) if key == "manager" => self.trace.push(format!("write manager {text}")),
             Ok(()) => self.trace.push(format!("write {key}")),
             Err(_) => self.trace.push(format!("write {key} failed")),
+        }
+        if let Some(written) = &*self.written.lock() {
+            let _ = written.try_send(key.to_owned());
         }
         result
     }
@@ -305,6 +318,7 @@ impl Node {
             store: Arc::new(TracingStore {
                 faults: FaultyStore::new(MemoryStore::new()),
                 trace: trace.clone(),
+                written: Mutex::new(None),
             }),
             trace,
             clock: ManualClock::new(start, Some(WALL_START)),

@@ -208,6 +208,9 @@ fn suspend_detection_off_ticks_once() {
     );
 }
 
+/// A wake source's name, how to fire it, and the trace entry that shows it was served.
+type WakeCase<'a> = (&'static str, Box<dyn Fn() + 'a>, &'static str);
+
 #[test]
 fn wake_sources_served_at_once() {
     let node = Node::new(Optional {
@@ -225,7 +228,7 @@ fn wake_sources_served_at_once() {
     }
     node.trace.take();
 
-    let cases: [(&str, Box<dyn Fn()>, &str); 4] = [
+    let cases: [WakeCase; 4] = [
         (
             "channel manager",
             Box::new(|| node.manager.change()),
