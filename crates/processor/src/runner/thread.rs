@@ -52,55 +52,73 @@ const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// # Examples
 ///
+/// Starting the processor for a node built from LDK's `SimpleArc` type aliases:
+///
 /// ```no_run
-/// # use std::sync::{Arc, Mutex};
-/// # use lightning::events::{Event, ReplayEvent};
-/// # use lightning::routing::gossip::NetworkGraph;
-/// # use lightning::routing::scoring::{ProbabilisticScorer, ProbabilisticScoringDecayParameters};
+/// use std::sync::{Arc, RwLock};
+///
+/// use lightning::events::{Event, ReplayEvent};
+/// use lightning::routing::scoring::ProbabilisticScorer;
+/// use vigil_persistence::MemoryStore;
+/// use vigil_processor::{BackgroundProcessor, Gossip};
+/// # use lightning::chain::chaininterface::{BroadcasterInterface, FeeEstimator};
+/// # use lightning::chain::chainmonitor::{ChainMonitor, Persist};
+/// # use lightning::chain::Filter;
+/// # use lightning::ln::channelmanager::SimpleArcChannelManager;
+/// # use lightning::ln::peer_handler::{SimpleArcPeerManager, SocketDescriptor};
+/// # use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
+/// # use lightning::routing::utxo::UtxoLookup;
+/// # use lightning::sign::{InMemorySigner, KeysManager};
 /// # use lightning::util::logger::{Logger, Record};
-/// # use vigil_persistence::MemoryStore;
-/// # use vigil_processor::{BackgroundProcessor, Gossip};
-/// # fn node_parts<CM, CMon, PM, G>() -> (Arc<CM>, Arc<CMon>, Arc<PM>, Arc<G>) { unimplemented!() }
-/// # struct StdoutLogger;
-/// # impl Logger for StdoutLogger { fn log(&self, record: Record) { println!("{}", record.args); } }
-/// # type L = Arc<StdoutLogger>;
-/// # type Graph = NetworkGraph<L>;
-/// # fn example<CM, CMon, PM, U>(
-/// #     channel_manager: Arc<CM>, chain_monitor: Arc<CMon>, peer_manager: Arc<PM>,
-/// #     gossip_sync: Arc<lightning::routing::gossip::P2PGossipSync<Arc<Graph>, U, L>>,
-/// #     graph: Arc<Graph>,
-/// # ) -> Result<(), vigil_processor::Error>
-/// # where
-/// #     CM: vigil_processor::components::ChannelManagerDriver + 'static,
-/// #     CMon: vigil_processor::components::ChainMonitorDriver + 'static,
-/// #     PM: vigil_processor::components::PeerManagerDriver + 'static,
-/// #     U: std::ops::Deref + Send + Sync + 'static,
-/// #     U::Target: lightning::routing::utxo::UtxoLookup,
-/// # {
-/// let logger = Arc::new(StdoutLogger);
-/// let store = Arc::new(MemoryStore::new());
-/// let scorer = Arc::new(Mutex::new(ProbabilisticScorer::new(
-///     ProbabilisticScoringDecayParameters::default(),
-///     Arc::clone(&graph),
-///     Arc::clone(&logger),
-/// )));
-/// let handler = |event: Event| -> Result<(), ReplayEvent> {
-///     println!("handling {event:?}");
-///     Ok(())
-/// };
-///
-/// let processor = BackgroundProcessor::builder(
-///     store, handler, chain_monitor, channel_manager, peer_manager, logger,
-/// )
-/// .gossip(Gossip::p2p(gossip_sync))
-/// .scorer(scorer)
-/// .start()?;
-///
-/// // ... run the node ...
-///
-/// processor.stop()?;
-/// # Ok(())
+/// # #[derive(Clone, PartialEq, Eq, Hash)]
+/// # struct Socket;
+/// # impl SocketDescriptor for Socket {
+/// #     fn send_data(&mut self, _: &[u8], _: bool) -> usize { 0 }
+/// #     fn disconnect_socket(&mut self) {}
 /// # }
+/// # struct StdoutLogger;
+/// # impl Logger for StdoutLogger {
+/// #     fn log(&self, record: Record) { println!("{}", record.args); }
+/// # }
+/// # type Broadcaster = dyn BroadcasterInterface + Send + Sync;
+/// # type Fees = dyn FeeEstimator + Send + Sync;
+/// # type ChainSource = dyn Filter + Send + Sync;
+/// # type MonitorStore = dyn Persist<InMemorySigner> + Send + Sync;
+/// # type Utxos = dyn UtxoLookup + Send + Sync;
+/// # type Monitor = ChainMonitor<InMemorySigner, Arc<ChainSource>, Arc<Broadcaster>, Arc<Fees>,
+/// #     Arc<StdoutLogger>, Arc<MonitorStore>, Arc<KeysManager>>;
+/// # type Manager = SimpleArcChannelManager<Monitor, Broadcaster, Fees, StdoutLogger>;
+/// # type Peers = SimpleArcPeerManager<Socket, Monitor, Broadcaster, Fees, Arc<Utxos>, StdoutLogger,
+/// #     ChainSource, MonitorStore>;
+/// # type Graph = NetworkGraph<Arc<StdoutLogger>>;
+/// # type GossipSync = P2PGossipSync<Arc<Graph>, Arc<Utxos>, Arc<StdoutLogger>>;
+/// # type Scorer = RwLock<ProbabilisticScorer<Arc<Graph>, Arc<StdoutLogger>>>;
+///
+/// fn run_node(
+///     channel_manager: Arc<Manager>,
+///     chain_monitor: Arc<Monitor>,
+///     peer_manager: Arc<Peers>,
+///     gossip_sync: Arc<GossipSync>,
+///     scorer: Arc<Scorer>,
+///     logger: Arc<StdoutLogger>,
+/// ) -> Result<(), vigil_processor::Error> {
+///     let store = Arc::new(MemoryStore::new());
+///     let handler = |event: Event| -> Result<(), ReplayEvent> {
+///         println!("handling {event:?}");
+///         Ok(())
+///     };
+///
+///     let processor = BackgroundProcessor::builder(
+///         store, handler, chain_monitor, channel_manager, peer_manager, logger,
+///     )
+///     .gossip(Gossip::p2p(gossip_sync))
+///     .scorer(scorer)
+///     .start()?;
+///
+///     // ... run the node until shutdown ...
+///
+///     processor.stop()
+/// }
 /// ```
 #[must_use = "the processor stops when this value is dropped; keep it until shutdown"]
 pub struct BackgroundProcessor {
