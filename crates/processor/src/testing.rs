@@ -273,7 +273,7 @@ impl DelaySource for FixedDelays {
     }
 }
 
-/// Which optional components a test node has.
+/// The optional components of a test node.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Optional {
     pub(crate) messenger: bool,

@@ -199,8 +199,8 @@ fn third_write_fails_for_good() {
     rig.node.manager.queue(event('Z'));
     assert_eq!(rig.next_write(), "manager");
 
-    // NOTE: the thread ends just after the failed write; yielding until it has is the only
-    // way to observe `is_finished` turn true without blocking in `join`.
+    // NOTE: the thread ends just after the failed write. Yielding until it has ended is the
+    // only way to see `is_finished` turn true without blocking in `join`.
     let started = std::time::Instant::now();
     while !processor.is_finished() {
         assert!(
@@ -274,7 +274,8 @@ fn restart_after_error_works() {
     let entries = rig.node.trace.entries();
     let write = entries.iter().position(|e| e == "write manager v1 [Z]");
     let handle = entries.iter().position(|e| e == "handle Z");
-    assert!(write.is_some() && write < handle, "{entries:?}");
+    assert!(write.is_some(), "the start write: {entries:?}");
+    assert!(write < handle, "the write before the event: {entries:?}");
 }
 
 #[test]
@@ -391,7 +392,7 @@ fn stuck_handler_times_out_stop() {
         entries[disconnect..],
         ["pm.disconnect", "write manager v1 [S]"]
     );
-    // The stored state still holds the unfinished event, so the next start hands it out.
+    // The stored state still contains the unfinished event, so the next start hands it out.
     assert_eq!(rig.node.store.value("manager").as_deref(), Some("v1 [S]"));
 }
 

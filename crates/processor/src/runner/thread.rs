@@ -23,8 +23,8 @@ use crate::core::{Core, EventPump, Step, WorkerLink};
 use crate::error::{panic_message, Error};
 use crate::stats::{Stats, StatsRecorder};
 
-/// How long the event thread waits for a signal before it checks again; a safety net only,
-/// since every event source and `stop()` raise its signal.
+/// How long the event thread waits for a signal before it checks again. It is only a safety
+/// net, because every event source and `stop()` raise the signal.
 const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Runs the background work of an LDK node on its own threads, until stopped.
@@ -129,7 +129,7 @@ pub struct BackgroundProcessor {
     worker: Option<(JoinHandle<()>, Arc<WorkerLink>)>,
 }
 
-/// What `stop()` needs to reach the processor thread.
+/// The stop flag and signal through which `stop()` reaches the processor thread.
 struct StopHandle {
     requested: Arc<std::sync::atomic::AtomicBool>,
     signal: Signal,
@@ -262,8 +262,8 @@ impl BackgroundProcessor {
             })
         });
 
-        // The event thread has left the user's handler unless the shutdown timed out; a
-        // thread still inside the handler is left to finish on its own.
+        // The event thread has left the user's handler unless the shutdown timed out. A
+        // thread still inside the handler is detached and finishes on its own.
         if let Some((worker, link)) = self.worker.take() {
             if link.done.load(Ordering::Acquire) {
                 let _ = worker.join();
@@ -324,7 +324,7 @@ fn spawn_worker(
         })
 }
 
-/// Hands out events whenever a source signals, until told to stop.
+/// Hands out events whenever a source signals, until the core requests a stop.
 fn run_worker(pump: &EventPump, link: &WorkerLink, clock: &dyn Clock, processor: &Signal) {
     // Marks the worker done and wakes the processor on every exit, a panic included.
     struct Done<'a>(&'a WorkerLink, &'a Signal);

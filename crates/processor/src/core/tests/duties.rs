@@ -306,10 +306,9 @@ fn retry_succeeds_after_transient_failure() {
     let entries = node.trace.entries();
     let write = entries.iter().position(|e| e == "write manager v1 [A]");
     let handle = entries.iter().position(|e| e == "handle A");
-    assert!(
-        write.is_some() && handle.is_some() && write < handle,
-        "{entries:?}"
-    );
+    assert!(write.is_some(), "the retried write: {entries:?}");
+    assert!(handle.is_some(), "the event after it: {entries:?}");
+    assert!(write < handle, "the write before the event: {entries:?}");
     assert_eq!(core.stats().key("manager").failures, 1);
 }
 
