@@ -34,7 +34,9 @@ pub use fees::FixedFeeEstimator;
 pub use handler::{NodeEventHandler, UserHandler};
 pub use keys::{keys_manager, node_seed};
 pub use logger::{parse_level, LogConfig, LogLine, NodeLogger};
-pub use metrics::{dispatch_latencies, percentile, persist_lags};
+pub use metrics::{
+    dispatch_latencies, dispatch_latencies_since, percentile, persist_lags, persist_lags_since,
+};
 pub use node::{Node, NodeConfig, NodeEnv, NodeParts, StoreOpener};
 pub use ops::{PendingPayment, FUNDING_CONFIRMATIONS};
 pub use pipe::{ConnectError, ConnectionClosed, Network, PeerEndpoint, PipeConfig, PipeDescriptor};

@@ -1,8 +1,9 @@
 //! Latency figures computed from what the nodes recorded, for the demo and the benchmark.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lightning::events::Event;
+use lightning::types::payment::PaymentHash;
 
 use crate::recorder::EventRecorder;
 use crate::store::NodeStore;
@@ -39,9 +40,18 @@ pub fn percentile(samples: &[Duration], quantile: f64) -> Option<Duration> {
 /// A payment whose `PaymentClaimed` was handed out again after a restart counts once, with
 /// its first delivery.
 pub fn dispatch_latencies(recorder: &EventRecorder) -> Vec<Duration> {
+    dispatch_latencies_of(recorder, None)
+}
+
+/// Returns the dispatch latencies of [`dispatch_latencies`] for the payments claimed at or
+/// after `since` only, so that one phase of a run can be measured apart from the others.
+pub fn dispatch_latencies_since(recorder: &EventRecorder, since: Instant) -> Vec<Duration> {
+    dispatch_latencies_of(recorder, Some(since))
+}
+
+fn dispatch_latencies_of(recorder: &EventRecorder, since: Option<Instant>) -> Vec<Duration> {
     let events = recorder.events();
-    recorder
-        .claims()
+    claims_since(recorder, since)
         .into_iter()
         .filter_map(|(hash, claimed_at)| {
             let delivered = events.iter().find(|recorded| {
@@ -61,13 +71,39 @@ pub fn dispatch_latencies(recorder: &EventRecorder) -> Vec<Duration> {
 /// encoding began just before the claim can count, and a figure may read short by up to one
 /// write.
 pub fn persist_lags(recorder: &EventRecorder, store: &NodeStore) -> Vec<Duration> {
+    persist_lags_of(recorder, store, None)
+}
+
+/// Returns the persistence lags of [`persist_lags`] for the payments claimed at or after
+/// `since` only.
+pub fn persist_lags_since(
+    recorder: &EventRecorder,
+    store: &NodeStore,
+    since: Instant,
+) -> Vec<Duration> {
+    persist_lags_of(recorder, store, Some(since))
+}
+
+fn persist_lags_of(
+    recorder: &EventRecorder,
+    store: &NodeStore,
+    since: Option<Instant>,
+) -> Vec<Duration> {
     let writes = store.completed_writes(lightning::util::persist::CHANNEL_MANAGER_PERSISTENCE_KEY);
-    recorder
-        .claims()
+    claims_since(recorder, since)
         .into_iter()
         .filter_map(|(_, claimed_at)| {
             let written = writes.iter().find(|written| **written >= claimed_at)?;
             Some(written.saturating_duration_since(claimed_at))
         })
         .collect()
+}
+
+/// Returns the node's claims, only those made at or after `since` when it is given.
+fn claims_since(recorder: &EventRecorder, since: Option<Instant>) -> Vec<(PaymentHash, Instant)> {
+    let mut claims = recorder.claims();
+    if let Some(since) = since {
+        claims.retain(|(_, claimed_at)| *claimed_at >= since);
+    }
+    claims
 }
