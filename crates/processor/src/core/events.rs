@@ -76,20 +76,57 @@ impl EventPump {
     }
 
     /// Hands out the pending events of every source, ChannelManager first.
+    ///
+    /// NOTE: LDK 0.2.7 holds the ChainMonitor's monitors read lock, and the OnionMessenger's
+    /// recipients lock, while it calls the handler. A gate that blocked there could wait for
+    /// a write that never comes, because the processor thread may need those locks (through
+    /// `PeerManager::process_events`) before it writes. So only ChannelManager events wait
+    /// inside the handler call; for the other sources the worker waits for owed writes before
+    /// the call, and the gate rejects an event whose write became owed during the call.
     pub(crate) fn dispatch_all(&self) -> DispatchRound {
         let mut round = DispatchRound::default();
         self.dispatch_from(EventSource::ChannelManager, &mut round, |handler| {
             self.channel_manager.process_pending_events(handler)
         });
-        self.dispatch_from(EventSource::ChainMonitor, &mut round, |handler| {
+        self.dispatch_locked(EventSource::ChainMonitor, &mut round, |handler| {
             self.chain_monitor.process_pending_events(handler)
         });
         if let Some(messenger) = &self.onion_messenger {
-            self.dispatch_from(EventSource::OnionMessenger, &mut round, |handler| {
+            self.dispatch_locked(EventSource::OnionMessenger, &mut round, |handler| {
                 messenger.process_pending_events(handler)
             });
         }
         round
+    }
+
+    /// Dispatches a source that holds its own locks while it calls the handler.
+    fn dispatch_locked(
+        &self,
+        source: EventSource,
+        round: &mut DispatchRound,
+        process: impl Fn(&dyn EventHandler),
+    ) {
+        // Rounds are bounded: a source that keeps finding new writes owed is served again on
+        // its next wake, since LDK's providers signal their future after a replay.
+        const MAX_ROUNDS: usize = 8;
+        for _ in 0..MAX_ROUNDS {
+            if matches!(self.gate, GateMode::Wait(_))
+                && self
+                    .ledger
+                    .admit_event(&*self.channel_manager, &self.gate)
+                    .is_err()
+            {
+                return;
+            }
+            let mut source_round = DispatchRound::default();
+            self.dispatch_from(source, &mut source_round, &process);
+            round.handled += source_round.handled;
+            round.gate_rejected |= source_round.gate_rejected;
+            let retry = source_round.gate_rejected && matches!(self.gate, GateMode::Wait(_));
+            if !retry || self.ledger.is_closed() {
+                return;
+            }
+        }
     }
 
     fn dispatch_from(
@@ -109,7 +146,8 @@ impl EventPump {
         self.failure.lock().clone()
     }
 
-    fn record_failure(&self, failure: DispatchError) {
+    /// Records `failure` unless one is recorded already; the core stops on its next turn.
+    pub(crate) fn record_failure(&self, failure: DispatchError) {
         let mut slot = self.failure.lock();
         if slot.is_none() {
             *slot = Some(failure);
@@ -136,6 +174,24 @@ impl<'a> SourceHandler<'a> {
     }
 }
 
+impl SourceHandler<'_> {
+    /// Passes `event` through the gate, blocking only for ChannelManager events.
+    fn admit(&self, event: &Event) -> Result<(), ReplayEvent> {
+        let pump = self.pump;
+        if self.source != EventSource::ChannelManager {
+            // LDK ignores the handler's result for `ConnectionNeeded`, so a rejected one
+            // would be lost; it asks for a connection and depends on no ChannelManager state.
+            if matches!(event, Event::ConnectionNeeded { .. }) && !pump.ledger.is_closed() {
+                return Ok(());
+            }
+            return pump
+                .ledger
+                .admit_event(&*pump.channel_manager, &GateMode::Reject);
+        }
+        pump.ledger.admit_event(&*pump.channel_manager, &pump.gate)
+    }
+}
+
 impl EventHandler for SourceHandler<'_> {
     fn handle_event(&self, event: Event) -> Result<(), ReplayEvent> {
         let pump = self.pump;
@@ -145,7 +201,7 @@ impl EventHandler for SourceHandler<'_> {
             return Err(ReplayEvent());
         }
 
-        if let Err(replay) = pump.ledger.admit_event(&*pump.channel_manager, &pump.gate) {
+        if let Err(replay) = self.admit(&event) {
             self.gate_rejected.set(true);
             return Err(replay);
         }

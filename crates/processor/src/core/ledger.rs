@@ -34,6 +34,9 @@ pub(crate) enum GateMode {
 pub(crate) struct ManagerLedger {
     state: Mutex<LedgerState>,
     written: Condvar,
+    /// Raised after every completed write and on close, for a gate that awaits instead of
+    /// blocking on the condition variable.
+    listener: Mutex<Option<Signal>>,
     clock: Arc<dyn Clock>,
     stats: Arc<StatsRecorder>,
 }
@@ -63,6 +66,7 @@ impl ManagerLedger {
                 closed: false,
             }),
             written: Condvar::new(),
+            listener: Mutex::new(None),
             clock,
             stats,
         }
@@ -101,6 +105,7 @@ impl ManagerLedger {
         }
         drop(state);
         self.written.notify_all();
+        self.notify_listener();
     }
 
     /// Returns whether a write is owed, without reading LDK's flag.
@@ -109,10 +114,64 @@ impl ManagerLedger {
         state.owed > state.written
     }
 
+    /// Returns whether the gate is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
     /// Closes the gate: every event from now on is rejected, and waiters return.
     pub(crate) fn close(&self) {
         self.state.lock().closed = true;
         self.written.notify_all();
+        self.notify_listener();
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Sets the signal raised after every completed write and on close.
+    pub(crate) fn set_listener(&self, signal: Signal) {
+        *self.listener.lock() = Some(signal);
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Takes LDK's flag as the gate does, and returns the generation a write must complete
+    /// before the next event may be handed out, or `None` when it may go now.
+    ///
+    /// # Errors
+    ///
+    /// Returns `ReplayEvent` when the gate is closed.
+    pub(crate) fn gate_target(
+        &self,
+        manager: &dyn ChannelManagerDriver,
+    ) -> Result<Option<u64>, ReplayEvent> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(ReplayEvent());
+        }
+        self.take_flag(&mut state, manager);
+        Ok((state.written < state.owed).then_some(state.owed))
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Returns whether a write that completes `generation` has succeeded.
+    ///
+    /// # Errors
+    ///
+    /// Returns `ReplayEvent` when the gate closed before that write.
+    pub(crate) fn has_written(&self, generation: u64) -> Result<bool, ReplayEvent> {
+        let state = self.state.lock();
+        if state.written >= generation {
+            Ok(true)
+        } else if state.closed {
+            Err(ReplayEvent())
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn notify_listener(&self) {
+        if let Some(signal) = &*self.listener.lock() {
+            signal.raise();
+        }
     }
 
     /// Decides whether the next event may be handed to the user.

@@ -133,8 +133,13 @@ fn drop_stops_processor() {
 
     on_thread(move || drop(processor));
 
+    let entries = rig.node.trace.entries();
+    let disconnect = entries
+        .iter()
+        .position(|e| e == "pm.disconnect")
+        .expect("peers disconnected");
     assert_eq!(
-        rig.node.trace.entries(),
+        entries[disconnect..],
         ["pm.disconnect", "write manager v0 []"]
     );
 }
@@ -443,4 +448,117 @@ fn builder_needs_no_annotations() {
     .expect("the processor starts");
     let stopped = AtomicBool::new(on_thread(move || processor.stop()).is_ok());
     assert!(stopped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn locked_source_does_not_deadlock() {
+    // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
+    // while waiting for a write, and the processor needed that lock to reach the write.
+    let node = Node::new(Optional::default());
+    let monitors = Arc::new(parking_lot::Mutex::new(()));
+    // Whether the processor thread is inside `PeerManager::process_events`, waiting for
+    // the monitors lock or holding it.
+    let in_peers = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+
+    let mut monitor = MockChainMonitorDriver::new();
+    let (source, lock) = (Arc::clone(&node.monitor), Arc::clone(&monitors));
+    monitor
+        .expect_process_pending_events()
+        .returning(move |handler| {
+            let _monitors = lock.lock();
+            let events: Vec<Event> = source.pending.lock().iter().cloned().collect();
+            let mut handled = 0;
+            for event in events {
+                if handler.handle_event(event).is_err() {
+                    source.notifier.notify();
+                    break;
+                }
+                handled += 1;
+            }
+            source.pending.lock().drain(..handled);
+        });
+    let source = Arc::clone(&node.monitor);
+    monitor.expect_register_wake().returning(move |callback| {
+        source
+            .notifier
+            .get_future()
+            .register_callback(Box::new(callback))
+    });
+    monitor.expect_rebroadcast_pending_claims().return_const(());
+    monitor
+        .expect_archive_fully_resolved_channel_monitors()
+        .return_const(());
+
+    let mut peers = MockPeerManagerDriver::new();
+    let lock = Arc::clone(&monitors);
+    let inside = Arc::clone(&in_peers);
+    peers.expect_process_events().returning(move || {
+        *inside.0.lock() = true;
+        inside.1.notify_all();
+        drop(lock.lock());
+        *inside.0.lock() = false;
+    });
+    peers.expect_timer_tick_occurred().return_const(());
+    peers.expect_disconnect_all_peers().return_const(());
+
+    // The first monitor event changes the ChannelManager once the processor waits for the
+    // monitors lock, so the second event finds a write owed that the processor cannot make
+    // until the lock is released.
+    let manager = Arc::clone(&node.manager);
+    let trace = node.trace.clone();
+    let handler = move |event: Event| -> Result<(), ReplayEvent> {
+        if label(&event) == '1' {
+            manager.change();
+            let mut inside = in_peers.0.lock();
+            while !*inside {
+                let waited = in_peers.1.wait_for(&mut inside, FAILURE_TIMEOUT);
+                assert!(!waited.timed_out(), "the processor reached the PeerManager");
+            }
+            drop(inside);
+            manager.change();
+        }
+        trace.push(format!("handle {}", label(&event)));
+        Ok(())
+    };
+    let (handled_sender, handled) = sync_channel(16);
+    let handler = move |event: Event| {
+        let is_last = label(&event) == '2';
+        let outcome = handler(event);
+        if is_last && outcome.is_ok() {
+            let _ = handled_sender.try_send(());
+        }
+        outcome
+    };
+
+    let processor = BackgroundProcessor::builder(
+        node.store.clone(),
+        handler,
+        Arc::new(monitor),
+        Arc::new(node.channel_manager_mock()),
+        Arc::new(peers),
+        node.logger.clone(),
+    )
+    .clock(Arc::new(node.clock.clone()))
+    .config(config())
+    .start()
+    .expect("the processor starts");
+    node.monitor.push(event('1'));
+    node.monitor.push(event('2'));
+
+    handled
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("both monitor events were handled");
+    on_thread(move || processor.stop()).expect("stops cleanly");
+
+    let entries = node.trace.entries();
+    let second_event = entries.iter().position(|e| e == "handle 2");
+    let write = entries.iter().position(|e| e == "write manager v2 []");
+    assert!(
+        write.is_some(),
+        "the change made by event 1 was written: {entries:?}"
+    );
+    assert!(
+        write < second_event,
+        "the write came before event 2: {entries:?}"
+    );
 }
