@@ -209,9 +209,8 @@ impl Core {
         self.stats.snapshot()
     }
 
-    /// Asks the core to stop; the next turn starts the stop sequence.
-    ///
-    /// Safe to call from any thread through the handle from [`Self::stop_handle`].
+    /// Requests a stop: the next turn starts the stop sequence, and the signal is raised so
+    /// that a waiting runner turns at once.
     pub fn request_stop(&self) {
         self.stop_requested.store(true, Ordering::Release);
         self.signal.raise();
