@@ -562,3 +562,28 @@ fn locked_source_does_not_deadlock() {
         "the write came before event 2: {entries:?}"
     );
 }
+
+#[test]
+fn drop_after_error_logs_it() {
+    let rig = Rig::new();
+    rig.node
+        .store
+        .faults
+        .fail_key("manager", ErrorKind::PermissionDenied);
+    let processor = rig.start(
+        rig.node.recording_handler(),
+        Config {
+            retry_policy: RetryPolicy::no_retry(),
+            ..config()
+        },
+    );
+    assert_eq!(rig.next_write(), "manager");
+
+    on_thread(move || drop(processor));
+
+    let logged = rig.node.logger.count(
+        lightning::util::logger::Level::Error,
+        "Background processor ended with an error",
+    );
+    assert_eq!(logged, 1);
+}
