@@ -25,7 +25,7 @@ use crate::runner::thread::BackgroundProcessor;
 /// The gossip source whose network graph the processor prunes and writes.
 ///
 /// With [`Gossip::p2p`] and [`Gossip::rapid`] the processor also applies the network
-/// updates of failed payments to the graph, before the user's handler sees the event.
+/// updates of failed payments to the graph, before the user's handler receives the event.
 pub struct Gossip {
     driver: Option<Arc<dyn GossipDriver>>,
     observer: Option<Box<dyn Observer>>,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 
-/// Why a processor ended, or could not start.
+/// The reason a processor ended, or could not start.
 ///
 /// `stop()` and `join()` return the error that ended the processor. After any of these, a
 /// new processor can be started on the same components.
@@ -34,7 +34,7 @@ pub enum Error {
         message: String,
     },
     /// The final writes were made, but the user's event handler was still running when the
-    /// shutdown timeout ran out; the unfinished event is handed out again on the next start.
+    /// shutdown timeout ran out. The unfinished event is handed out again on the next start.
     #[error("event handler still running {waited:?} after stop was requested (the final writes were made; check the handler for a blocking call)")]
     ShutdownTimeout {
         /// How long the processor waited for the handler.

@@ -12,7 +12,7 @@ use super::ledger::{GateMode, ManagerLedger};
 use crate::components::{ChainMonitorDriver, ChannelManagerDriver, OnionMessengerDriver};
 use crate::stats::{EventSource, StatsRecorder};
 
-/// The dispatcher as the pump sees it: the user's handler behind the observers.
+/// The dispatcher as the pump uses it: the user's handler behind the observers.
 pub(crate) trait EventSink: Send + Sync {
     /// Hands `event` to the observers, then to the user's handler.
     fn handle(&self, event: Event) -> Result<(), ReplayEvent>;
@@ -31,7 +31,7 @@ impl<H: EventHandler + Send + Sync> EventSink for vigil_events::Dispatcher<H> {
     }
 }
 
-/// What one round of dispatching did.
+/// The outcome of one round of dispatching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DispatchRound {
     /// Events the dispatcher accepted.
@@ -81,7 +81,7 @@ impl EventPump {
     /// recipients lock, while it calls the handler. A gate that blocked there could wait for
     /// a write that never comes, because the processor thread may need those locks (through
     /// `PeerManager::process_events`) before it writes. So only ChannelManager events wait
-    /// inside the handler call; for the other sources the worker waits for owed writes before
+    /// inside the handler call. For the other sources the worker waits for owed writes before
     /// the call, and the gate rejects an event whose write became owed during the call.
     pub(crate) fn dispatch_all(&self) -> DispatchRound {
         let mut round = DispatchRound::default();
@@ -180,7 +180,7 @@ impl SourceHandler<'_> {
         let pump = self.pump;
         if self.source != EventSource::ChannelManager {
             // LDK ignores the handler's result for `ConnectionNeeded`, so a rejected one
-            // would be lost; it asks for a connection and depends on no ChannelManager state.
+            // would be lost. It requests a connection and depends on no ChannelManager state.
             if matches!(event, Event::ConnectionNeeded { .. }) && !pump.ledger.is_closed() {
                 return Ok(());
             }

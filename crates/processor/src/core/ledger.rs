@@ -21,7 +21,7 @@ use vigil_scheduler::{Clock, Signal};
 use crate::components::ChannelManagerDriver;
 use crate::stats::StatsRecorder;
 
-/// What the gate does when a ChannelManager write is owed before an event.
+/// The behaviour of the gate when a ChannelManager write is owed before an event.
 pub(crate) enum GateMode {
     /// Rejects the event with `ReplayEvent`, for a core that writes and dispatches on one
     /// thread: the caller writes, then dispatches again.
@@ -79,7 +79,7 @@ impl ManagerLedger {
         (state.owed > state.written).then_some(state.owed)
     }
 
-    /// Records a write owed whatever LDK's flag says, and returns its generation.
+    /// Records a write owed even when LDK's flag is clear, and returns its generation.
     pub(crate) fn claim_forced(&self, manager: &dyn ChannelManagerDriver) -> u64 {
         let mut state = self.state.lock();
         self.take_flag(&mut state, manager);

@@ -1,7 +1,7 @@
 //! The processor's logic, as a value that owns no thread and never sleeps.
 //!
 //! [`Core::turn`] does one turn of work at a given instant and returns when it wants the
-//! next one; a runner waits until then, or until the [`Signal`] from [`Core::signal`] is
+//! next one. A runner waits until then, or until the [`Signal`] from [`Core::signal`] is
 //! raised, and calls it again. The steps of a running turn, in order:
 //!
 //! 1. re-register wake callbacks on the components whose LDK future completed;
@@ -75,16 +75,16 @@ pub(crate) struct CoreParts {
     pub(crate) delays: Box<dyn DelaySource>,
 }
 
-/// Where events are handed out.
+/// The thread on which events are handed out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dispatch {
     /// Inside [`Core::turn`], on the caller's thread.
     Inline,
-    /// On an event worker thread, from [`Core::take_worker`].
+    /// On an event worker thread, which runs the core's event pump.
     Worker,
 }
 
-/// What the runner does after a turn.
+/// The runner's next action after a turn.
 #[derive(Debug)]
 #[must_use]
 pub enum Step {
