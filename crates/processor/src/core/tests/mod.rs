@@ -3,6 +3,7 @@
 
 mod duties;
 mod field;
+mod proptests;
 
 use std::time::{Duration, Instant};
 
