@@ -119,6 +119,20 @@ const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 ///     processor.stop()
 /// }
+///
+/// // Every optional part can be left out, still with no type annotation.
+/// fn run_minimal(
+///     channel_manager: Arc<Manager>,
+///     chain_monitor: Arc<Monitor>,
+///     peer_manager: Arc<Peers>,
+///     logger: Arc<StdoutLogger>,
+/// ) -> Result<(), vigil_processor::Error> {
+///     let store = Arc::new(MemoryStore::new());
+///     let handler = |_event: Event| -> Result<(), ReplayEvent> { Ok(()) };
+///     BackgroundProcessor::builder(store, handler, chain_monitor, channel_manager, peer_manager, logger)
+///         .start()?
+///         .stop()
+/// }
 /// ```
 #[must_use = "the processor stops when this value is dropped; keep it until shutdown"]
 pub struct BackgroundProcessor {
