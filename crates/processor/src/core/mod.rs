@@ -247,6 +247,9 @@ impl Core {
 
     /// Records the return of a wait for `deadline` at `now`, and handles a suspend.
     ///
+    /// Pass as `deadline` the later of the turn's deadline and the instant the wait began:
+    /// a turn that itself ran past its deadline is slow, not suspended.
+    ///
     /// A wait that returns later than its deadline by more than the suspend threshold means
     /// the process was suspended (a laptop lid, a phone in the background, a debugger).
     /// Peer connections are then likely dead without either side knowing, so every peer is

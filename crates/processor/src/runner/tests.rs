@@ -587,3 +587,50 @@ fn drop_after_error_logs_it() {
     );
     assert_eq!(logged, 1);
 }
+
+#[test]
+fn slow_turn_is_not_a_suspend() {
+    // A turn that ran past its own deadline used to look like a suspended process, and the
+    // processor disconnected every peer.
+    let node = Node::new(Optional::default());
+    let clock = node.clock.clone();
+    let (observed, waits) = ObservedClock::new(node.clock.clone());
+    let slowed = AtomicBool::new(false);
+    let processor = BackgroundProcessor::builder(
+        node.store.clone(),
+        node.recording_handler(),
+        Arc::new(node.chain_monitor_mock()),
+        Arc::new(node.channel_manager_mock()),
+        Arc::new(node.peer_manager_mock(move || {
+            if !slowed.swap(true, Ordering::SeqCst) {
+                clock.advance(Duration::from_secs(20));
+            }
+        })),
+        node.logger.clone(),
+    )
+    .clock(Arc::new(observed))
+    .config(config())
+    .start()
+    .expect("the processor starts");
+
+    // The first turn's wait ends at once, because its deadline passed during the turn; the
+    // first wait with a deadline ahead follows the next turn.
+    loop {
+        let deadline = waits
+            .recv_timeout(FAILURE_TIMEOUT)
+            .expect("the processor thread reached a wait");
+        if deadline > node.now() {
+            break;
+        }
+    }
+
+    let stats = processor.stats();
+    on_thread(move || processor.stop()).expect("stops cleanly");
+
+    assert_eq!(stats.suspends, 0);
+    assert_eq!(
+        node.trace.count("pm.disconnect"),
+        1,
+        "only the stop disconnects"
+    );
+}
