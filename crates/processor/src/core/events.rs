@@ -75,6 +75,25 @@ impl EventPump {
         }
     }
 
+    /// Returns a pump over the event sources among `components`.
+    pub(crate) fn for_components(
+        components: &super::Components,
+        sink: Arc<dyn EventSink>,
+        ledger: Arc<ManagerLedger>,
+        gate: GateMode,
+        stats: Arc<StatsRecorder>,
+    ) -> Self {
+        Self::new(
+            Arc::clone(&components.channel_manager),
+            Arc::clone(&components.chain_monitor),
+            components.onion_messenger.clone(),
+            sink,
+            ledger,
+            gate,
+            stats,
+        )
+    }
+
     /// Hands out the pending events of every source, ChannelManager first.
     ///
     /// NOTE: LDK 0.2.7 holds the ChainMonitor's monitors read lock, and the OnionMessenger's

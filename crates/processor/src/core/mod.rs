@@ -102,6 +102,16 @@ pub(crate) struct WorkerLink {
     pub(crate) done: AtomicBool,
 }
 
+impl WorkerLink {
+    fn new() -> Self {
+        Self {
+            signal: Signal::new(),
+            stop: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+        }
+    }
+}
+
 /// One processor's state and logic, driven one turn at a time.
 ///
 /// A `Core` owns no thread, never sleeps and never reads the monotonic clock: the caller
@@ -137,13 +147,7 @@ impl Core {
         parts.config.validate()?;
         let stats = Arc::new(StatsRecorder::default());
         let signal = Signal::new();
-        let worker = (dispatch == Dispatch::Worker).then(|| {
-            Arc::new(WorkerLink {
-                signal: Signal::new(),
-                stop: AtomicBool::new(false),
-                done: AtomicBool::new(false),
-            })
-        });
+        let worker = (dispatch == Dispatch::Worker).then(|| Arc::new(WorkerLink::new()));
 
         // A previous processor may have taken LDK's flag and failed before writing, so the
         // first turn always writes the ChannelManager.
@@ -157,10 +161,8 @@ impl Core {
             Dispatch::Worker => GateMode::Wait(signal.clone()),
         };
         let components = parts.components;
-        let pump = Arc::new(EventPump::new(
-            Arc::clone(&components.channel_manager),
-            Arc::clone(&components.chain_monitor),
-            components.onion_messenger.clone(),
+        let pump = Arc::new(EventPump::for_components(
+            &components,
             parts.sink,
             Arc::clone(&ledger),
             gate,
