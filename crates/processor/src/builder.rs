@@ -78,7 +78,16 @@ impl Gossip {
             observer: None,
         }
     }
+
+    /// Returns the driver and the graph observer, for a builder of another runner.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> GossipParts {
+        (self.driver, self.observer)
+    }
 }
+
+/// The gossip driver and its graph observer, each optional.
+type GossipParts = (Option<Arc<dyn GossipDriver>>, Option<Box<dyn Observer>>);
 
 /// Builds a scorer observer once the clock and logger are known.
 type ScorerObserverFactory = Box<

@@ -49,6 +49,9 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid processor config: {0}")]
     Config(#[from] ConfigError),
+    /// The async runner was asked to spawn its task outside a tokio runtime.
+    #[error("no tokio runtime is running (call spawn from inside a tokio runtime, or await the run future on one)")]
+    NoRuntime,
     /// The operating system refused to start a thread.
     #[error("failed to spawn thread {name} (check the process's thread limit)")]
     Spawn {

@@ -14,6 +14,11 @@ pub use builder::{Builder, Gossip};
 pub use config::{Config, ConfigError};
 pub use error::Error;
 pub use runner::thread::BackgroundProcessor;
+#[cfg(feature = "tokio")]
+pub use runner::tokio::{
+    AsyncBuilder, AsyncEventHandler, AsyncProcessor, ChainMonitorEvents, ChannelManagerEvents,
+    EventsFuture, HandlerFuture, OnionMessengerEvents, Stopper, TokioProcessor,
+};
 pub use stats::{EventSource, KeyStats, LagSummary, Stats};
 
 #[cfg(test)]

@@ -14,6 +14,9 @@
 //! See `docs/ARCHITECTURE.md` for the ordering of events against writes, and `shutdown.rs`
 //! for the stop sequence.
 
+#[cfg(feature = "tokio")]
+mod async_gate;
+mod deferred;
 mod events;
 mod jobs;
 mod ledger;
@@ -42,6 +45,10 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::stats::{Stats, StatsRecorder};
 
+#[cfg(feature = "tokio")]
+pub(crate) use async_gate::AsyncGate;
+#[cfg(feature = "tokio")]
+pub(crate) use deferred::{StartedWrite, WriteTicket};
 pub(crate) use events::{EventPump, EventSink};
 use jobs::Job;
 use ledger::{GateMode, ManagerLedger};
@@ -139,6 +146,8 @@ pub struct Core {
     started: bool,
     phase: Phase,
     stats: Arc<StatsRecorder>,
+    /// Set for an async runner: writes go to its async store and complete later.
+    deferred: Option<deferred::DeferredWrites>,
 }
 
 impl Core {
@@ -198,6 +207,7 @@ impl Core {
             started: false,
             phase: Phase::Running,
             stats,
+            deferred: None,
         })
     }
 

@@ -9,12 +9,12 @@ use vigil_persistence::PersistError;
 use super::Core;
 use crate::error::Error;
 
-const MANAGER_KEY: &str = "manager";
-const GRAPH_KEY: &str = "network_graph";
-const SCORER_KEY: &str = "scorer";
+pub(super) const MANAGER_KEY: &str = "manager";
+pub(super) const GRAPH_KEY: &str = "network_graph";
+pub(super) const SCORER_KEY: &str = "scorer";
 
 /// Bytes already encoded by a component, written as they are.
-struct Encoded<'a>(&'a [u8]);
+pub(super) struct Encoded<'a>(pub(super) &'a [u8]);
 
 impl Writeable for Encoded<'_> {
     fn write<W: Writer>(&self, writer: &mut W) -> Result<(), lightning::io::Error> {
@@ -45,6 +45,9 @@ impl ManagerRetry {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum WriteOutcome {
     Written,
+    /// Handed to the async store; the result arrives through
+    /// [`Core::complete_write`](super::Core::complete_write).
+    Started,
     /// Failed; the next attempt is due at `retry_at` or later.
     RetryAt(Instant),
 }
@@ -56,7 +59,8 @@ impl Core {
     ///
     /// Returns [`Error::Persist`] when the retry policy allows no further attempt.
     pub(super) fn persist_manager_if_owed(&mut self, now: Instant) -> Result<(), Error> {
-        if self.manager_retry.retry_at.is_some_and(|at| now < at) {
+        if self.manager_retry.retry_at.is_some_and(|at| now < at) || self.manager_write_in_flight()
+        {
             return Ok(());
         }
         match self.ledger.claim(&*self.components.channel_manager) {
@@ -75,17 +79,34 @@ impl Core {
         now: Instant,
     ) -> Result<WriteOutcome, Error> {
         let bytes = self.components.channel_manager.encode();
-        let error = match self.persister.persist_manager(&Encoded(&bytes)) {
+        if self.deferred.is_some() {
+            self.start_deferred(MANAGER_KEY, Some(generation), bytes);
+            return Ok(WriteOutcome::Started);
+        }
+        let result = self.persister.persist_manager(&Encoded(&bytes));
+        self.record_manager_write(generation, bytes.len(), result, now)
+    }
+
+    /// Records the result of a ChannelManager write that completes `generation`: on success
+    /// the gate opens, on failure a retry is scheduled or the error is final.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Error::Persist`] when the retry policy allows no further attempt.
+    pub(super) fn record_manager_write(
+        &mut self,
+        generation: u64,
+        len: usize,
+        result: Result<(), PersistError>,
+        now: Instant,
+    ) -> Result<WriteOutcome, Error> {
+        let error = match result {
             Ok(()) => {
                 let done_at = self.clock.now().max(now);
                 self.ledger.complete(generation);
                 self.manager_retry = ManagerRetry::default();
                 self.stats.write_succeeded(MANAGER_KEY, done_at);
-                lightning::log_trace!(
-                    self.logger,
-                    "Wrote the ChannelManager ({} bytes)",
-                    bytes.len()
-                );
+                lightning::log_trace!(self.logger, "Wrote the ChannelManager ({} bytes)", len);
                 return Ok(WriteOutcome::Written);
             }
             Err(error) => error,
@@ -134,18 +155,30 @@ impl Core {
             return;
         };
         let bytes = gossip.encode_graph();
-        match self.persister.persist_graph(&Encoded(&bytes)) {
+        if self.deferred.is_some() {
+            self.start_deferred(GRAPH_KEY, None, bytes);
+            return;
+        }
+        let result = self.persister.persist_graph(&Encoded(&bytes));
+        self.record_write(GRAPH_KEY, bytes.len(), result, self.clock.now());
+    }
+
+    /// Records the result of a network graph or scorer write, finished at `at`.
+    pub(super) fn record_write(
+        &self,
+        key: &'static str,
+        len: usize,
+        result: Result<(), PersistError>,
+        at: Instant,
+    ) {
+        match result {
             Ok(()) => {
-                self.stats.write_succeeded(GRAPH_KEY, self.clock.now());
-                lightning::log_trace!(
-                    self.logger,
-                    "Wrote the network graph ({} bytes)",
-                    bytes.len()
-                );
+                self.stats.write_succeeded(key, at);
+                lightning::log_trace!(self.logger, "Wrote key {} ({} bytes)", key, len);
             }
             Err(error) => {
-                self.stats.write_failed(GRAPH_KEY);
-                lightning::log_error!(self.logger, "Failed to write key {}: {}", GRAPH_KEY, error);
+                self.stats.write_failed(key);
+                lightning::log_error!(self.logger, "Failed to write key {}: {}", key, error);
             }
         }
     }
@@ -160,17 +193,12 @@ impl Core {
         }
         self.last_scorer_write = Some(now);
         let bytes = scorer.encode_scorer();
-        match self.persister.persist_scorer(&Encoded(&bytes)) {
-            Ok(()) => {
-                self.stats
-                    .write_succeeded(SCORER_KEY, self.clock.now().max(now));
-                lightning::log_trace!(self.logger, "Wrote the scorer ({} bytes)", bytes.len());
-            }
-            Err(error) => {
-                self.stats.write_failed(SCORER_KEY);
-                lightning::log_error!(self.logger, "Failed to write key {}: {}", SCORER_KEY, error);
-            }
+        if self.deferred.is_some() {
+            self.start_deferred(SCORER_KEY, None, bytes);
+            return;
         }
+        let result = self.persister.persist_scorer(&Encoded(&bytes));
+        self.record_write(SCORER_KEY, bytes.len(), result, self.clock.now().max(now));
     }
 
     /// Writes the scorer if events changed it and the coalescing interval has passed.

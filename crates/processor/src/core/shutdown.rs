@@ -79,12 +79,17 @@ impl Core {
         if let Some(retry_at) = self.manager_retry.retry_at().filter(|at| now < *at) {
             return Some(retry_at);
         }
+        if self.manager_write_in_flight() {
+            return Some(self.in_flight_wait(now));
+        }
         match step {
             StopStep::FinalWrites => {
                 let generation = self.ledger.claim_forced(&*self.components.channel_manager);
                 match self.write_manager(generation, now) {
                     Ok(WriteOutcome::Written) => {}
                     Ok(WriteOutcome::RetryAt(at)) => return Some(at),
+                    // `complete_write` goes on with the rest of this step once it is written.
+                    Ok(WriteOutcome::Started) => return Some(self.in_flight_wait(now)),
                     Err(error) => {
                         self.end_stop(Err(error));
                         return None;
@@ -123,6 +128,7 @@ impl Core {
                 match outcome {
                     Ok(WriteOutcome::Written) => self.end_stop(Ok(())),
                     Ok(WriteOutcome::RetryAt(at)) => return Some(at),
+                    Ok(WriteOutcome::Started) => return Some(self.in_flight_wait(now)),
                     Err(error) => self.end_stop(Err(error)),
                 }
                 None
@@ -137,7 +143,7 @@ impl Core {
     }
 
     /// Ends the stop sequence; the error that started the stop takes precedence.
-    fn end_stop(&mut self, result: Result<(), Error>) {
+    pub(super) fn end_stop(&mut self, result: Result<(), Error>) {
         let cause = match &mut self.phase {
             Phase::Stopping { cause, .. } => cause.take(),
             _ => None,
