@@ -1,0 +1,257 @@
+//! The demo's command line.
+
+use std::path::PathBuf;
+
+/// The help text printed by `--help`.
+pub const HELP: &str = "\
+vigil-demo: real LDK nodes in one process, each driven by Vigil's background processor
+
+Starts a line of nodes (node-0 -> node-1 -> ... -> node-N), opens and confirms a channel
+between each neighbour pair on a simulated chain, pays the last node from the first,
+stops the middle node and starts it again from its data directory halfway through, then
+prints what every node did. Exits with 1 if a payment or a check failed, 2 on bad
+arguments. No socket is opened.
+
+Usage: vigil-demo [--nodes N] [--payments N] [--data-dir PATH]
+
+Options:
+  --nodes N          nodes in the line, from 2 to 10 (default 3)
+  --payments N       payments from the first node to the last, from 1 to 1000 (default 50)
+  --data-dir PATH    keep the nodes' data in PATH, which must be empty or not exist yet
+                     (default: a temporary directory, removed at exit)
+  -h, --help         print this help
+";
+
+/// The smallest and largest line of nodes the demo accepts.
+const NODES: (usize, usize) = (2, 10);
+/// The fewest and most payments the demo accepts; the most still finish well within a
+/// minute and fit in the channels' capacity.
+const PAYMENTS: (usize, usize) = (1, 1000);
+
+/// What the demo runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Args {
+    /// Nodes in the line.
+    pub nodes: usize,
+    /// Payments from the first node to the last.
+    pub payments: usize,
+    /// Where to keep the nodes' data, or `None` for a temporary directory.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            payments: 50,
+            data_dir: None,
+        }
+    }
+}
+
+/// The outcome of parsing the command line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the demo.
+    Run(Args),
+    /// Print the help text.
+    Help,
+}
+
+/// A command-line argument the demo cannot use.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArgsError {
+    /// An argument that is not an option of the demo.
+    #[error("unknown argument `{0}`; run with --help to list the options")]
+    Unknown(String),
+    /// An option given without its value.
+    #[error("missing value for {option}: expected {expected}")]
+    MissingValue {
+        /// The option.
+        option: &'static str,
+        /// The form of the value.
+        expected: String,
+    },
+    /// An option whose value has the wrong form or is out of range.
+    #[error("invalid value `{value}` for {option}: expected {expected}")]
+    InvalidValue {
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// The form of the value.
+        expected: String,
+    },
+    /// A data directory that is a file or already contains something.
+    #[error("invalid value `{path}` for --data-dir: {reason}; pass an empty or new directory")]
+    DataDir {
+        /// The path given.
+        path: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+}
+
+/// Parses the arguments after the program name.
+///
+/// # Errors
+///
+/// Returns an [`ArgsError`] naming the argument and the expected form.
+pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command, ArgsError> {
+    let mut args = Args::default();
+    let mut arguments = arguments.into_iter();
+    while let Some(argument) = arguments.next() {
+        // Both `--nodes 3` and `--nodes=3` are accepted.
+        let (name, inline_value) = match argument.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value)),
+            _ => (argument.clone(), None),
+        };
+        let mut value = |option: &'static str, expected: String| match inline_value {
+            Some(value) => Ok(value.to_string()),
+            None => arguments
+                .next()
+                .ok_or(ArgsError::MissingValue { option, expected }),
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--nodes" => {
+                let expected = range_form(NODES);
+                args.nodes = parse_count("--nodes", &value("--nodes", expected)?, NODES)?;
+            }
+            "--payments" => {
+                let expected = range_form(PAYMENTS);
+                args.payments =
+                    parse_count("--payments", &value("--payments", expected)?, PAYMENTS)?;
+            }
+            "--data-dir" => {
+                let path = value("--data-dir", "a directory path".to_string())?;
+                args.data_dir = Some(check_data_dir(&path)?);
+            }
+            _ => return Err(ArgsError::Unknown(argument)),
+        }
+    }
+    Ok(Command::Run(args))
+}
+
+fn range_form((min, max): (usize, usize)) -> String {
+    format!("a whole number from {min} to {max}")
+}
+
+fn parse_count(
+    option: &'static str,
+    value: &str,
+    (min, max): (usize, usize),
+) -> Result<usize, ArgsError> {
+    match value.parse::<usize>() {
+        Ok(count) if (min..=max).contains(&count) => Ok(count),
+        _ => Err(ArgsError::InvalidValue {
+            option,
+            value: value.to_string(),
+            expected: range_form((min, max)),
+        }),
+    }
+}
+
+/// Accepts a path that does not exist yet or is an empty directory, because the simulated
+/// chain starts from genesis on every run and cannot continue an earlier run's nodes.
+fn check_data_dir(path: &str) -> Result<PathBuf, ArgsError> {
+    let reject = |reason| ArgsError::DataDir {
+        path: path.to_string(),
+        reason,
+    };
+    if path.is_empty() {
+        return Err(reject("the path is empty"));
+    }
+    let dir = PathBuf::from(path);
+    match std::fs::metadata(&dir) {
+        Err(_) => Ok(dir),
+        Ok(metadata) if !metadata.is_dir() => Err(reject("it is not a directory")),
+        Ok(_) => {
+            let empty = std::fs::read_dir(&dir)
+                .map_err(|_| reject("it cannot be read"))?
+                .next()
+                .is_none();
+            if empty {
+                Ok(dir)
+            } else {
+                Err(reject(
+                    "it is not empty (an earlier run's nodes cannot continue on a new chain)",
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(arguments: &[&str]) -> Result<Command, ArgsError> {
+        parse(arguments.iter().map(|argument| argument.to_string()))
+    }
+
+    #[test]
+    fn no_arguments_give_defaults() {
+        assert_eq!(parse_all(&[]), Ok(Command::Run(Args::default())));
+    }
+
+    #[test]
+    fn options_take_separate_or_inline_values() {
+        let command = parse_all(&["--nodes", "4", "--payments=7"]).unwrap();
+        let expected = Args {
+            nodes: 4,
+            payments: 7,
+            data_dir: None,
+        };
+        assert_eq!(command, Command::Run(expected));
+    }
+
+    #[test]
+    fn help_wins_over_other_options() {
+        assert_eq!(parse_all(&["--nodes", "3", "--help"]), Ok(Command::Help));
+        assert_eq!(parse_all(&["-h"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn out_of_range_count_is_rejected() {
+        let error = parse_all(&["--nodes", "1"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid value `1` for --nodes: expected a whole number from 2 to 10"
+        );
+        let error = parse_all(&["--payments", "many"]).unwrap_err();
+        assert!(error.to_string().contains("`many`"), "{error}");
+    }
+
+    #[test]
+    fn missing_value_is_rejected() {
+        let error = parse_all(&["--payments"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "missing value for --payments: expected a whole number from 1 to 1000"
+        );
+    }
+
+    #[test]
+    fn unknown_argument_is_rejected() {
+        let error = parse_all(&["--fast"]).unwrap_err();
+        assert_eq!(error, ArgsError::Unknown("--fast".to_string()));
+    }
+
+    #[test]
+    fn data_dir_must_be_new_or_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh");
+        let fresh_arg = fresh.to_str().unwrap();
+        assert!(parse_all(&["--data-dir", fresh_arg]).is_ok());
+        assert!(parse_all(&["--data-dir", dir.path().to_str().unwrap()]).is_ok());
+
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        let error = parse_all(&["--data-dir", dir.path().to_str().unwrap()]).unwrap_err();
+        assert!(error.to_string().contains("is not empty"), "{error}");
+        let file = dir.path().join("file");
+        let error = parse_all(&["--data-dir", file.to_str().unwrap()]).unwrap_err();
+        assert!(error.to_string().contains("not a directory"), "{error}");
+    }
+}
