@@ -16,7 +16,7 @@ Usage: vigil-demo [--nodes N] [--payments N] [--data-dir PATH]
 
 Options:
   --nodes N          nodes in the line, from 2 to 10 (default 3)
-  --payments N       payments from the first node to the last, from 1 to 1000 (default 50)
+  --payments N       payments from the first node to the last, from 1 to 200 (default 50)
   --data-dir PATH    keep the nodes' data in PATH, which must be empty or not exist yet
                      (default: a temporary directory, removed at exit)
   -h, --help         print this help
@@ -26,7 +26,7 @@ Options:
 const NODES: (usize, usize) = (2, 10);
 /// The fewest and most payments the demo accepts; the most still finish well within a
 /// minute and fit in the channels' capacity.
-const PAYMENTS: (usize, usize) = (1, 1000);
+const PAYMENTS: (usize, usize) = (1, 200);
 
 /// What the demo runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,7 +229,7 @@ mod tests {
         let error = parse_all(&["--payments"]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "missing value for --payments: expected a whole number from 1 to 1000"
+            "missing value for --payments: expected a whole number from 1 to 200"
         );
     }
 
