@@ -1,0 +1,206 @@
+//! Events against writes: the gate, slow handlers, handlers that change the ChannelManager,
+//! and writes of different keys in flight together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lightning::events::{Event, ReplayEvent};
+use tokio::sync::{mpsc, Notify};
+
+use super::support::{config, within, Rig};
+use crate::testing::{event, label, GossipKind, Optional};
+
+#[tokio::test]
+async fn event_waits_for_owed_write() {
+    let mut rig = Rig::new();
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+
+    // The write the event depends on is held in the store; the event waits for it.
+    rig.store.hold("manager");
+    rig.node.manager.queue(event('A'));
+    assert_eq!(rig.next_write().await, "manager");
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        rig.node.trace.count("handle A"),
+        0,
+        "handed out before its write"
+    );
+
+    rig.store.release("manager", 100);
+    within("the event is handled", async {
+        while rig.node.trace.count("handle A") == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let entries = rig.node.trace.entries();
+    let write = entries.iter().position(|e| e == "write manager v1 [A]");
+    let handle = entries.iter().position(|e| e == "handle A");
+    assert!(write.is_some() && write < handle, "{entries:?}");
+    processor.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn slow_handler_does_not_delay_write() {
+    let mut rig = Rig::new();
+    let (entered_sender, mut entered) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    let trace = rig.node.trace.clone();
+    let handler_release = Arc::clone(&release);
+    let handler = move |event: Event| {
+        trace.push(format!("handle {}", label(&event)));
+        let _ = entered_sender.send(());
+        let release = Arc::clone(&handler_release);
+        async move {
+            release.notified().await;
+            Ok::<(), ReplayEvent>(())
+        }
+    };
+    let processor = rig.builder(handler, config()).spawn().expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.node.manager.queue(event('S'));
+    assert_eq!(
+        rig.next_write().await,
+        "manager",
+        "the write the event waits for"
+    );
+    within("the handler runs", entered.recv()).await;
+
+    // A change while the handler awaits is written without waiting for it.
+    rig.node.manager.change();
+    assert_eq!(rig.next_write().await, "manager");
+    within("the write completes", async {
+        while rig.node.store.value("manager").as_deref() != Some("v2 [S]") {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    release.notify_one();
+    processor.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn handler_changing_manager_does_not_deadlock() {
+    // The handler awaits, then calls back into the ChannelManager (as a handler that claims
+    // a payment does) while the write of the event's own removal is still owed.
+    let mut rig = Rig::new();
+    let manager = Arc::clone(&rig.node.manager);
+    let trace = rig.node.trace.clone();
+    let (done_sender, mut done) = mpsc::unbounded_channel();
+    let handler = move |event: Event| {
+        let manager = Arc::clone(&manager);
+        let trace = trace.clone();
+        let done = done_sender.clone();
+        async move {
+            tokio::task::yield_now().await;
+            trace.push(format!("handle {}", label(&event)));
+            if label(&event) == 'A' {
+                // A claim: the state changes and the claim produces an event of its own.
+                manager.queue(crate::testing::event('B'));
+            }
+            let _ = done.send(label(&event));
+            Ok::<(), ReplayEvent>(())
+        }
+    };
+    let processor = rig.builder(handler, config()).spawn().expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+
+    rig.node.manager.queue(event('A'));
+    assert_eq!(within("A is handled", done.recv()).await, Some('A'));
+    assert_eq!(within("B is handled", done.recv()).await, Some('B'));
+    within("the removal of B is written", async {
+        while rig.node.store.value("manager").as_deref() != Some("v2 []") {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    // The handler's change is version 2; B was handed out only after a write of it.
+    let trace = rig.node.trace.entries();
+    let handle_b = trace
+        .iter()
+        .position(|e| e == "handle B")
+        .expect("B handled");
+    let changed = trace
+        .iter()
+        .position(|e| e.starts_with("write manager v2"))
+        .expect("the handler's change was written");
+    assert!(changed < handle_b, "{trace:?}");
+    processor.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn manager_write_starts_before_prune() {
+    let mut rig = Rig::with(Optional {
+        gossip: Some(GossipKind::P2p),
+        ..Optional::default()
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.node.advance_to(Duration::from_secs(59));
+    rig.wait_for_idle(Duration::from_millis(500)).await;
+    rig.node.trace.take();
+
+    // A change and the first prune are due in the same turn.
+    rig.store.hold("manager");
+    rig.node.manager.change();
+    rig.node.advance_to(Duration::from_secs(60));
+    assert_eq!(rig.next_write().await, "manager");
+    assert_eq!(rig.next_write().await, "network_graph");
+
+    let trace = rig.node.trace.entries();
+    let issue = trace.iter().position(|e| e == "issue manager");
+    let prune = trace.iter().position(|e| e == "graph.prune");
+    assert!(issue.is_some() && issue < prune, "{trace:?}");
+    rig.store.release("manager", 100);
+    processor.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn slow_graph_write_does_not_hold_back_manager_write() {
+    let mut rig = Rig::with(Optional {
+        gossip: Some(GossipKind::P2p),
+        ..Optional::default()
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+
+    // The graph write at the first prune is held in the store.
+    rig.store.hold("network_graph");
+    rig.node.advance_to(Duration::from_secs(60));
+    assert_eq!(rig.next_write().await, "network_graph");
+
+    rig.node.manager.change();
+    assert_eq!(rig.next_write().await, "manager");
+    within("the manager write completes", async {
+        while rig.node.store.value("manager").as_deref() != Some("v1 []") {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(rig.node.trace.count("write network_graph"), 0, "still held");
+
+    // The held write completes before stop returns.
+    rig.store.release("network_graph", 100);
+    processor.stop().await.expect("stops cleanly");
+    assert_eq!(
+        rig.node.trace.count("write network_graph"),
+        2,
+        "the prune's and the final"
+    );
+}
