@@ -1,0 +1,122 @@
+//! One processor under test: two simnet nodes with a channel, driven by that processor.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lightning::events::Event;
+use vigil_simnet::{
+    ProcessorDriver, Simnet, SimnetConfig, SimnetError, UserHandler, VigilProcessor,
+};
+
+use crate::threads::{thread_ids, thread_name};
+
+/// The paying node.
+pub const PAYER: usize = 0;
+/// The paid node, whose handler can be made slow.
+pub const PAYEE: usize = 1;
+/// The channel's capacity: room for every payment of a full run.
+const CHANNEL_SATS: u64 = 10_000_000;
+/// Each payment's amount. Above the dust limit at the simnet's feerate, so every payment
+/// adds a real HTLC output to the commitment transactions.
+pub const PAYMENT_MSAT: u64 = 6_000_000;
+/// How long the slow handler blocks on each event.
+pub const SLOW_HANDLER_DELAY: Duration = Duration::from_millis(200);
+/// Payments made before any measurement, so that caches, the scorer and the store's files
+/// exist.
+const WARM_UP_PAYMENTS: usize = 3;
+
+/// Two nodes with a channel, each driven by the processor under test.
+pub struct Contender {
+    /// The name in the table's header.
+    pub name: &'static str,
+    /// The nodes.
+    pub simnet: Simnet,
+    /// The threads the processors started, found by comparing the thread list before and
+    /// after the simnet started.
+    pub threads: Vec<u32>,
+    // While set, the payee's handler blocks for `SLOW_HANDLER_DELAY` on every event.
+    slow: Arc<AtomicBool>,
+}
+
+impl Contender {
+    /// Starts two nodes under `driver`, opens a channel from the payer to the payee and
+    /// makes a few payments.
+    ///
+    /// # Errors
+    ///
+    /// Returns the simnet's error when a node, the channel or a payment fails.
+    pub fn start(
+        name: &'static str,
+        driver: impl ProcessorDriver + 'static,
+    ) -> Result<Self, SimnetError> {
+        let slow = Arc::new(AtomicBool::new(false));
+        let handler = slow_handler(Arc::clone(&slow));
+        let config = SimnetConfig {
+            nodes: 2,
+            ..SimnetConfig::default()
+        };
+        let before = thread_ids();
+        let simnet = Simnet::start_with(config, driver, |index, node| {
+            if index == PAYEE {
+                node.user_handler = Some(Arc::clone(&handler));
+            }
+        })?;
+        // The simnet starts its network thread and one processor per node: the processors'
+        // threads are the new ones that are not the network's.
+        let threads = thread_ids()
+            .difference(&before)
+            .copied()
+            .filter(|tid| thread_name(*tid) != "simnet-network")
+            .collect();
+
+        simnet.connect(PAYER, PAYEE)?;
+        simnet.open_channel(PAYER, PAYEE, CHANNEL_SATS, 0)?;
+        for _ in 0..WARM_UP_PAYMENTS {
+            simnet.pay(PAYER, PAYEE, PAYMENT_MSAT)?;
+        }
+        Ok(Self {
+            name,
+            simnet,
+            threads,
+            slow,
+        })
+    }
+
+    /// Makes the payee's handler block on every event, or stop blocking.
+    pub fn set_slow_handler(&self, slow: bool) {
+        self.slow.store(slow, Ordering::Release);
+    }
+
+    /// Returns the names of the processor threads, for the report.
+    pub fn thread_names(&self) -> Vec<String> {
+        self.threads.iter().map(|tid| thread_name(*tid)).collect()
+    }
+
+    /// Returns the wakeups Vigil's processors counted themselves, summed over the nodes, or
+    /// `None` for another processor.
+    pub fn vigil_wakeups(&self) -> Option<u64> {
+        (0..self.simnet.len())
+            .map(|index| {
+                self.simnet
+                    .with_processor(index, |running| {
+                        running
+                            .as_any()
+                            .and_then(|any| any.downcast_ref::<VigilProcessor>())
+                            .map(|vigil| vigil.processor().stats().wakeups)
+                    })
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+}
+
+fn slow_handler(slow: Arc<AtomicBool>) -> UserHandler {
+    Arc::new(move |_event: &Event| {
+        if slow.load(Ordering::Acquire) {
+            std::thread::sleep(SLOW_HANDLER_DELAY);
+        }
+        Ok(())
+    })
+}
