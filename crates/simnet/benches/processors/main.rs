@@ -117,7 +117,7 @@ fn run(plan: &Plan, smoke: bool) -> Result<(), SimnetError> {
 
 /// Returns the contenders' indexes in the order of `round`: Vigil first in even rounds.
 fn order(round: usize) -> [usize; 2] {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         [0, 1]
     } else {
         [1, 0]
