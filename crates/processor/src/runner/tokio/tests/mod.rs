@@ -4,6 +4,7 @@
 //! duration.
 
 mod duties;
+mod equivalence;
 mod lifecycle;
 mod ordering;
 mod support;
