@@ -1,0 +1,84 @@
+//! A ChannelManager write that keeps failing stops the processor with an error naming the key.
+
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lightning::util::persist::KVStoreSync;
+use vigil_persistence::{FaultyStore, RetryPolicy};
+use vigil_simnet::{DiskStore, Simnet, SimnetConfig, StoreOpener};
+
+use crate::support::drivers::JoinableVigilDriver;
+use crate::support::{short_intervals, within_limit, CHANNEL_SATS};
+
+const ATTEMPTS: u32 = 3;
+
+#[test]
+fn failing_manager_write_stops_processor() {
+    within_limit(check_failing_manager_write);
+}
+
+fn check_failing_manager_write() {
+    let faulty: Arc<Mutex<Option<Arc<FaultyStore<DiskStore>>>>> = Arc::default();
+    let opened = Arc::clone(&faulty);
+    let opener: StoreOpener = Arc::new(move |dir| {
+        let store = Arc::new(FaultyStore::new(DiskStore::open(dir)?));
+        *opened.lock().unwrap() = Some(Arc::clone(&store));
+        Ok(store as Arc<dyn KVStoreSync + Send + Sync>)
+    });
+    let config = vigil_processor::Config {
+        retry_policy: RetryPolicy::new(
+            ATTEMPTS,
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+        )
+        .unwrap(),
+        ..short_intervals()
+    };
+    let driver = JoinableVigilDriver::new(config);
+    let simnet = Simnet::start_with(SimnetConfig::default(), driver.clone(), |index, node| {
+        if index == 0 {
+            node.store = Some(Arc::clone(&opener));
+        }
+    })
+    .unwrap();
+    simnet.connect(0, 1).unwrap();
+    simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
+    simnet.pay(0, 1, 5_000_000).unwrap();
+
+    let store = faulty
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("node 0 opened its store through the opener");
+    let writes_before = store.writes("manager");
+    assert!(writes_before > 0, "the processor wrote the ChannelManager");
+    store.fail_key("manager", ErrorKind::StorageFull);
+
+    // A new payment changes the payer's ChannelManager, so the processor must write it.
+    simnet.send_payment(0, 1, 5_000_000).unwrap();
+    let processor = driver
+        .take(&simnet.node_id(0).unwrap())
+        .expect("node 0 runs a processor");
+    let error = processor
+        .join()
+        .expect_err("the processor stops after its last failed attempt");
+
+    assert_eq!(error.key(), Some("manager"));
+    assert_eq!(error.io_kind(), Some(ErrorKind::StorageFull));
+    match &error {
+        vigil_processor::Error::Persist { key, attempts, .. } => {
+            assert_eq!(key, "manager");
+            assert_eq!(*attempts, ATTEMPTS);
+        }
+        other => panic!("expected a persist error, got {other:?}"),
+    }
+    assert!(error.to_string().contains("manager"), "message: {error}");
+    // A write issued between the count above and `fail_key` succeeded and counts too.
+    let attempts_after_fault = store.writes("manager") - writes_before;
+    let expected = ATTEMPTS as usize..=ATTEMPTS as usize + 1;
+    assert!(
+        expected.contains(&attempts_after_fault),
+        "{attempts_after_fault} manager writes after the fault, expected one per attempt"
+    );
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of Vigil's background processor on real LDK nodes of a simnet.
+
+mod support;
+
+mod failures;
+mod graph;
+mod payments;
+mod restart;
+mod slow_handler;
+mod sweep;
+mod tokio_runner;
