@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use lightning::events::ReplayEvent;
+use tokio::sync::Notify;
 use vigil_scheduler::Signal;
 
 use super::ledger::ManagerLedger;
@@ -17,8 +18,9 @@ pub(crate) struct AsyncGate {
     manager: Arc<dyn ChannelManagerDriver>,
     /// The core's signal: raised so that an owed write starts at once.
     processor: Signal,
-    /// Raised by the ledger after every completed write and on close.
-    written: Signal,
+    /// Woken by the ledger after every completed write and on close. Every waiter wakes,
+    /// because the OnionMessenger polls several handler futures at once.
+    written: Arc<Notify>,
 }
 
 impl AsyncGate {
@@ -33,21 +35,27 @@ impl AsyncGate {
             return Ok(());
         };
         self.processor.raise();
-        // A raise made between the check and the await is kept by the signal, so no write
-        // completion is missed.
-        while !self.ledger.has_written(target)? {
-            self.written.raised().await;
+        loop {
+            // Registered before the check, so a write that completes in between still wakes
+            // this waiter.
+            let written = self.written.notified();
+            let mut written = std::pin::pin!(written);
+            written.as_mut().enable();
+            if self.ledger.has_written(target)? {
+                return Ok(());
+            }
+            written.await;
         }
-        Ok(())
     }
 }
 
 impl Core {
-    /// Returns the gate for an async event task; only one task may await it at a time,
-    /// because each completed write wakes one waiter.
+    /// Returns the gate for the async event task.
     pub(crate) fn async_gate(&self) -> AsyncGate {
-        let written = Signal::new();
-        self.ledger.set_listener(written.clone());
+        let written = Arc::new(Notify::new());
+        let waiters = Arc::clone(&written);
+        self.ledger
+            .set_listener(Box::new(move || waiters.notify_waiters()));
         AsyncGate {
             ledger: Arc::clone(&self.ledger),
             manager: Arc::clone(&self.components.channel_manager),

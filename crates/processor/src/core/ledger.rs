@@ -31,12 +31,15 @@ pub(crate) enum GateMode {
     Wait(Signal),
 }
 
+/// A callback on every completed write and on close; it must only wake waiters.
+pub(crate) type Listener = Box<dyn Fn() + Send + Sync>;
+
 pub(crate) struct ManagerLedger {
     state: Mutex<LedgerState>,
     written: Condvar,
-    /// Raised after every completed write and on close, for a gate that awaits instead of
+    /// Called after every completed write and on close, for a gate that awaits instead of
     /// blocking on the condition variable.
-    listener: Mutex<Option<Signal>>,
+    listener: Mutex<Option<Listener>>,
     clock: Arc<dyn Clock>,
     stats: Arc<StatsRecorder>,
 }
@@ -127,9 +130,9 @@ impl ManagerLedger {
     }
 
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    /// Sets the signal raised after every completed write and on close.
-    pub(crate) fn set_listener(&self, signal: Signal) {
-        *self.listener.lock() = Some(signal);
+    /// Sets the callback run after every completed write and on close.
+    pub(crate) fn set_listener(&self, listener: Listener) {
+        *self.listener.lock() = Some(listener);
     }
 
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
@@ -169,8 +172,8 @@ impl ManagerLedger {
     }
 
     fn notify_listener(&self) {
-        if let Some(signal) = &*self.listener.lock() {
-            signal.raise();
+        if let Some(listener) = &*self.listener.lock() {
+            listener();
         }
     }
 

@@ -204,3 +204,31 @@ async fn slow_graph_write_does_not_hold_back_manager_write() {
         "the prune's and the final"
     );
 }
+
+#[tokio::test]
+async fn gate_wakes_every_waiter() {
+    // The OnionMessenger polls several handler futures at once, so several events may wait
+    // in the gate for the same write; a wake of one waiter only used to leave the others
+    // waiting for a later write.
+    let rig = Rig::new();
+    let mut core = rig.node.core(config());
+    let _ = core.turn(rig.node.now());
+    let gate = core.async_gate();
+    rig.node.manager.change();
+
+    let both = async {
+        tokio::join!(gate.admit(), gate.admit(), async {
+            tokio::task::yield_now().await;
+            assert_eq!(
+                rig.node.trace.count("write manager v1 []"),
+                0,
+                "not written yet"
+            );
+            let _ = core.turn(rig.node.now());
+        })
+    };
+    let (first, second, ()) = within("both waiters are admitted", both).await;
+
+    assert!(first.is_ok() && second.is_ok());
+    assert_eq!(rig.node.trace.count("write manager v1 []"), 1);
+}
