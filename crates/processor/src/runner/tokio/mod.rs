@@ -150,21 +150,25 @@ async fn drive(mut core: Core, clock: Arc<dyn Clock>, mobile: bool) -> Result<()
         let step = core.turn(now);
         writes.extend(core.take_started_writes());
         let deadline = match step {
-            Step::Wait(deadline) => wait_limit(&core, deadline, now, mobile),
+            Step::Wait(deadline) => deadline,
             Step::Finished(result) => {
                 finish_writes(&mut core, &*clock, &mut writes).await;
                 return result;
             }
         };
 
-        if let WaitEnd::Writes(done) = wait_for_work(&*clock, &signal, deadline, &mut writes).await
-        {
+        // A turn that ran past its own deadline makes the wait return at once; lateness
+        // counts from when the wait began, so a slow turn is not taken for a suspend.
+        let wait_start = clock.now();
+        let deadline = wait_limit(&core, deadline, wait_start, mobile);
+        let end = wait_for_work(&*clock, &signal, deadline, &mut writes).await;
+        if let WaitEnd::Writes(done) = end {
             let now = clock.now();
             for (ticket, result) in done {
                 core.complete_write(ticket, result, now);
             }
         }
-        core.record_wait(deadline, clock.now());
+        core.record_wait(deadline.max(wait_start), clock.now());
     }
 }
 

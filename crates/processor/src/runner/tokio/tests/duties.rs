@@ -1,6 +1,7 @@
 //! The duties of the core, run through the async runner.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::support::{config, within, Rig};
@@ -260,4 +261,35 @@ async fn config_error_is_returned_by_build() {
         matches!(result, Err(crate::Error::Config(_))),
         "an invalid config is an error, not a panic"
     );
+}
+
+#[tokio::test]
+async fn slow_turn_is_not_a_suspend() {
+    // A turn that itself ran past its deadline used to count as a suspend, because lateness
+    // was measured from the deadline rather than from the start of the wait.
+    let mut rig = Rig::new();
+    let clock = rig.node.clock.clone();
+    let slow = Arc::new(AtomicBool::new(false));
+    let armed = Arc::clone(&slow);
+    rig.peers = Arc::new(rig.node.peer_manager_mock(move || {
+        if armed.swap(false, Ordering::SeqCst) {
+            clock.advance(secs(15));
+        }
+    }));
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    rig.wait_for_idle(secs(1)).await;
+
+    slow.store(true, Ordering::SeqCst);
+    rig.node.manager.change();
+    assert_eq!(rig.next_write().await, "manager");
+    rig.forget_waits();
+    rig.wait_for_idle(secs(1)).await;
+
+    assert!(!slow.load(Ordering::SeqCst), "the slow turn ran");
+    assert_eq!(processor.stats().suspends, 0);
+    assert_eq!(rig.node.trace.count("pm.disconnect"), 0);
+    processor.stop().await.expect("stops cleanly");
 }
