@@ -1,6 +1,6 @@
 //! Writes through an async store, for the async runner.
 //!
-//! In this mode a write encodes the value, issues the store's write and returns at once; the
+//! In this mode a write encodes the value, issues the store's write and returns at once. The
 //! store fixes the order of writes to one key when a write is issued. The runner polls the
 //! started writes together with its other wake sources and hands each result back through
 //! [`Core::complete_write`], which does what the blocking path does right after its write:
@@ -31,7 +31,7 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_secs(3600);
 /// The store write of a started write, as LDK's async `KVStore` returns it.
 pub(crate) type WriteFuture = Pin<Box<dyn Future<Output = Result<(), PersistError>> + Send>>;
 
-/// What the core needs back about a write when it completes.
+/// The key, generation and size of a started write, handed back when it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WriteTicket {
     pub(crate) key: &'static str,
@@ -175,8 +175,8 @@ impl Core {
         ) {
             return;
         }
-        // NOTE: the same steps as the end of `StopStep::FinalWrites` in shutdown.rs, which
-        // runs them at once when the write is blocking; keep the two in step.
+        // NOTE: these are the last steps of `StopStep::FinalWrites` in shutdown.rs, which runs
+        // them at once after a blocking write. Keep the two in step.
         if self.graph_is_writable() {
             self.persist_graph();
         }

@@ -253,7 +253,7 @@ impl AsyncBuilder {
 /// The blocking store of a core whose writes all go to an async store.
 ///
 /// NOTE: `Core::defer_writes` routes every processor write to the async store, so no call
-/// reaches this store; should one, it fails with an error naming the key instead of
+/// reaches this store. Should one, it fails with an error naming the key instead of
 /// blocking the runtime.
 struct AsyncOnlyStore;
 
@@ -284,7 +284,7 @@ impl KVStoreSync for AsyncOnlyStore {
     }
 }
 
-/// The async dispatcher as the core's blocking event pump sees it.
+/// The async dispatcher behind the core's blocking event pump.
 ///
 /// The async runner's core hands out no events itself, so only failures pass through here.
 struct AsyncSink(Arc<AsyncDispatcher<UserHandler>>);

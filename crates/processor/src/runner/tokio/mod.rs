@@ -7,9 +7,9 @@
 //!   [`deadline_future`](vigil_scheduler::Clock::deadline_future), or tokio's timer for the
 //!   system clock), the core's signal (raised by the LDK wake callbacks and by a stop), and
 //!   the writes in flight. An idle node wakes only when a job is due.
-//! - Writes go to LDK's async `KVStore`. A turn issues them and returns; the ChannelManager
-//!   write is issued before any job of that turn runs (a prune, for example), and the writes
-//!   of different keys complete concurrently. Each result goes back to the core, which opens
+//! - Writes go to LDK's async `KVStore`. A turn issues them and returns. The ChannelManager
+//!   write is issued before any job of that turn runs (a prune, for example). The writes of
+//!   different keys complete concurrently. Each result goes back to the core, which opens
 //!   the event gate, schedules a retry or stops, as after a blocking write.
 //! - Events are handed out by a separate tokio task through `process_pending_events_async`.
 //!   Before each event the task awaits the gate, so an event reaches the user only after
@@ -112,9 +112,10 @@ impl AsyncProcessor {
     /// `tokio::spawn`, and with the system clock it waits on tokio's timer. It is `Send` and
     /// `'static`, so it can be spawned itself.
     ///
-    /// Dropping the future before it completes ends the work at once, as a crash would but
-    /// without a torn value: each store write is atomic, the event task hands out no further
-    /// event, and LDK hands out again every event whose handling did not complete. Peers are
+    /// Dropping the future before it completes ends the work at once, as a crash would, but
+    /// leaves no torn value. A write whose future was dropped either completed or never
+    /// reached the store. The event task hands out no further event, and LDK hands out again
+    /// every event whose handling did not complete. Peers are
     /// not disconnected and no final write is made, so prefer [`Stopper::request_stop`] and
     /// awaiting the future.
     ///
@@ -132,9 +133,9 @@ impl AsyncProcessor {
             mobile,
         } = self;
         async move {
-            // The event task ends on its own once the core tells it to stop; a task stuck in
-            // the user's handler past the shutdown timeout is left to finish, as the thread
-            // runner leaves its event thread.
+            // The event task ends on its own once the core signals it to stop. A task stuck
+            // in the user's handler past the shutdown timeout is left to finish, as the
+            // thread runner leaves its event thread.
             drop(tokio::spawn(events.run()));
             drive(core, clock, mobile).await
         }
@@ -157,7 +158,7 @@ async fn drive(mut core: Core, clock: Arc<dyn Clock>, mobile: bool) -> Result<()
             }
         };
 
-        // A turn that ran past its own deadline makes the wait return at once; lateness
+        // A turn that ran past its own deadline makes the wait return at once. Lateness
         // counts from when the wait began, so a slow turn is not taken for a suspend.
         let wait_start = clock.now();
         let deadline = wait_limit(&core, deadline, wait_start, mobile);

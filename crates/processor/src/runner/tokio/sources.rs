@@ -39,7 +39,7 @@ pub type AsyncEventHandler = dyn Fn(Event) -> HandlerFuture + Send + Sync;
 /// The future of one `process_pending_events_async` call.
 pub type EventsFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// The ChannelManager as the async runner sees it.
+/// The async event processing of the ChannelManager.
 ///
 /// Implemented for LDK's `ChannelManager<..>`.
 pub trait ChannelManagerEvents: ChannelManagerDriver {
@@ -51,7 +51,7 @@ pub trait ChannelManagerEvents: ChannelManagerDriver {
     ) -> EventsFuture<'a>;
 }
 
-/// The ChainMonitor as the async runner sees it.
+/// The async event processing of the ChainMonitor.
 ///
 /// Implemented for LDK's `ChainMonitor<..>`.
 pub trait ChainMonitorEvents: ChainMonitorDriver {
@@ -62,7 +62,7 @@ pub trait ChainMonitorEvents: ChainMonitorDriver {
     ) -> EventsFuture<'a>;
 }
 
-/// The OnionMessenger as the async runner sees it.
+/// The async event processing of the OnionMessenger.
 ///
 /// Implemented for LDK's `OnionMessenger<..>`.
 pub trait OnionMessengerEvents: OnionMessengerDriver {

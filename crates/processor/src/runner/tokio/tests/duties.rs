@@ -229,7 +229,7 @@ async fn suspend_inside_long_wait_is_missed_without_mobile_flag() {
     let deadline = rig.wait_for_idle(secs(1)).await;
     assert_eq!(deadline - rig.node.start, secs(10), "the first ping");
 
-    // The wait still ends on time, so nothing tells the runner the process was suspended.
+    // The wait still ends on time, so nothing shows the runner that the process was suspended.
     rig.node.advance_to(secs(5));
     rig.node.advance_to(secs(10));
     rig.wait_for_idle(secs(1)).await;

@@ -10,8 +10,8 @@ use super::support::{config, Rig};
 use crate::core::{Core, Dispatch, Step};
 use crate::testing::{GossipKind, Optional};
 
-/// What happened at each virtual instant, as sorted trace entries; writes are issued and
-/// completed in a different order within a turn in the two modes, never at another instant.
+/// The sorted trace entries of each virtual instant. Within a turn the two modes issue and
+/// complete writes in a different order, but never at another instant.
 type Record = BTreeMap<Duration, Vec<String>>;
 
 fn every_component() -> Optional {
@@ -24,7 +24,7 @@ fn every_component() -> Optional {
     }
 }
 
-/// Turns `core` at each deadline it asks for until `end`, then stops it, completing every
+/// Turns `core` at each deadline it requests until `end`, then stops it, completing every
 /// deferred write right after the turn that issued it.
 ///
 /// ```text

@@ -16,7 +16,7 @@ use crate::testing::{event, label};
 #[test]
 fn spawn_needs_no_annotations() {
     // Builds with no optional component and no type annotation, and spawns the run future
-    // on a multi-threaded runtime; this fails to build if the future stops being `Send`.
+    // on a multi-threaded runtime. This fails to build if the future stops being `Send`.
     let rig = Rig::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -265,9 +265,15 @@ async fn restart_after_error_hands_out_event() {
 
     assert!(result.is_ok(), "{result:?}");
     let entries = rig.node.trace.entries();
-    let write = entries.iter().position(|e| e == "write manager v1 [Z]");
-    let handle = entries.iter().position(|e| e == "handle Z");
-    assert!(write.is_some() && write < handle, "{entries:?}");
+    let write = entries
+        .iter()
+        .position(|e| e == "write manager v1 [Z]")
+        .expect("the start write contains Z");
+    let handle = entries
+        .iter()
+        .position(|e| e == "handle Z")
+        .expect("Z was handled");
+    assert!(write < handle, "{entries:?}");
 }
 
 #[tokio::test]
@@ -336,6 +342,6 @@ async fn stuck_handler_times_out_stop() {
         rig.node.trace.entries(),
         ["pm.disconnect", "issue manager", "write manager v1 [S]"]
     );
-    // The stored state still holds the unfinished event, so the next start hands it out.
+    // The stored state still contains the unfinished event, so the next start hands it out.
     assert_eq!(rig.node.store.value("manager").as_deref(), Some("v1 [S]"));
 }

@@ -41,9 +41,15 @@ async fn event_waits_for_owed_write() {
     })
     .await;
     let entries = rig.node.trace.entries();
-    let write = entries.iter().position(|e| e == "write manager v1 [A]");
-    let handle = entries.iter().position(|e| e == "handle A");
-    assert!(write.is_some() && write < handle, "{entries:?}");
+    let write = entries
+        .iter()
+        .position(|e| e == "write manager v1 [A]")
+        .expect("the write of A was made");
+    let handle = entries
+        .iter()
+        .position(|e| e == "handle A")
+        .expect("A was handled");
+    assert!(write < handle, "{entries:?}");
     processor.stop().await.expect("stops cleanly");
 }
 
@@ -161,9 +167,15 @@ async fn manager_write_starts_before_prune() {
     assert_eq!(rig.next_write().await, "network_graph");
 
     let trace = rig.node.trace.entries();
-    let issue = trace.iter().position(|e| e == "issue manager");
-    let prune = trace.iter().position(|e| e == "graph.prune");
-    assert!(issue.is_some() && issue < prune, "{trace:?}");
+    let issue = trace
+        .iter()
+        .position(|e| e == "issue manager")
+        .expect("the manager write was issued");
+    let prune = trace
+        .iter()
+        .position(|e| e == "graph.prune")
+        .expect("the graph was pruned");
+    assert!(issue < prune, "{trace:?}");
     rig.store.release("manager", 100);
     processor.stop().await.expect("stops cleanly");
 }
@@ -208,7 +220,7 @@ async fn slow_graph_write_does_not_hold_back_manager_write() {
 #[tokio::test]
 async fn gate_wakes_every_waiter() {
     // The OnionMessenger polls several handler futures at once, so several events may wait
-    // in the gate for the same write; a wake of one waiter only used to leave the others
+    // in the gate for the same write. A wake of one waiter only used to leave the others
     // waiting for a later write.
     let rig = Rig::new();
     let mut core = rig.node.core(config());
@@ -229,6 +241,7 @@ async fn gate_wakes_every_waiter() {
     };
     let (first, second, ()) = within("both waiters are admitted", both).await;
 
-    assert!(first.is_ok() && second.is_ok());
+    assert!(first.is_ok(), "the first waiter is admitted");
+    assert!(second.is_ok(), "the second waiter is admitted");
     assert_eq!(rig.node.trace.count("write manager v1 []"), 1);
 }

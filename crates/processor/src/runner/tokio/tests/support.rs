@@ -397,7 +397,7 @@ impl Rig {
             .expect("the store is kept by the rig")
     }
 
-    /// Advances virtual time to each deadline the runner asks for until `end` since start.
+    /// Advances virtual time to each deadline the runner requests, until `end` since start.
     pub(super) async fn run_until(&mut self, end: Duration) {
         loop {
             let deadline = self.wait_for_idle(Duration::ZERO).await;
@@ -422,8 +422,8 @@ impl Rig {
     }
 }
 
-/// The default config with the release-build ping interval, so that times do not depend on
-/// the build profile.
+/// Returns the default config with the release-build ping interval, so that times do not
+/// depend on the build profile.
 pub(super) fn config() -> Config {
     Config {
         ping_interval: Duration::from_secs(10),
