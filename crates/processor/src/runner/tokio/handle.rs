@@ -48,6 +48,43 @@ impl Stopper {
 ///
 /// Dropping the handle asks the processor to stop; the task then makes the final writes on
 /// its own. Await [`stop`](Self::stop) to know when they are done.
+///
+/// # Examples
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use lightning::events::{Event, ReplayEvent};
+/// # use lightning::util::logger::{Logger, Record};
+/// # use vigil_processor::components::PeerManagerDriver;
+/// # use vigil_processor::{BackgroundProcessor, ChainMonitorEvents, ChannelManagerEvents};
+/// # struct StdoutLogger;
+/// # impl Logger for StdoutLogger { fn log(&self, record: Record) { println!("{}", record.args); } }
+/// # async fn example<CM, CMon, PM>(
+/// #     channel_manager: Arc<CM>, chain_monitor: Arc<CMon>, peer_manager: Arc<PM>,
+/// # ) -> Result<(), Box<dyn std::error::Error>>
+/// # where
+/// #     CM: ChannelManagerEvents + 'static,
+/// #     CMon: ChainMonitorEvents + 'static,
+/// #     PM: PeerManagerDriver + 'static,
+/// # {
+/// let store = Arc::new(vigil_persistence::FilesystemStore::open("/var/lib/node")?);
+/// let handler = |event: Event| async move {
+///     println!("handling {event:?}");
+///     Ok::<(), ReplayEvent>(())
+/// };
+/// let processor = BackgroundProcessor::async_builder(
+///     store, handler, chain_monitor, channel_manager, peer_manager, Arc::new(StdoutLogger),
+/// )
+/// .mobile(true)
+/// .spawn()?;
+///
+/// // ... run the node ...
+///
+/// println!("{:?}", processor.stats().persist_lag);
+/// processor.stop().await?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "the processor stops when this value is dropped; keep it until shutdown"]
 pub struct TokioProcessor {
     stopper: Stopper,
