@@ -345,3 +345,38 @@ async fn stuck_handler_times_out_stop() {
     // The stored state still contains the unfinished event, so the next start hands it out.
     assert_eq!(rig.node.store.value("manager").as_deref(), Some("v1 [S]"));
 }
+
+/// Fails to build if LDK's own ChannelManager, ChainMonitor and OnionMessenger stop
+/// implementing the async event traits, with futures that are `Send`.
+#[allow(dead_code)]
+fn ldk_types_implement_event_traits<M, T, F, L, P>()
+where
+    M: lightning::chain::Watch<lightning::sign::InMemorySigner> + Send + Sync + 'static,
+    T: lightning::chain::chaininterface::BroadcasterInterface + Send + Sync + 'static,
+    F: lightning::chain::chaininterface::FeeEstimator + Send + Sync + 'static,
+    L: lightning::util::logger::Logger + Send + Sync + 'static,
+    P: lightning::chain::chainmonitor::Persist<lightning::sign::InMemorySigner>
+        + Send
+        + Sync
+        + 'static,
+{
+    use crate::runner::tokio::{ChainMonitorEvents, ChannelManagerEvents, OnionMessengerEvents};
+
+    fn channel_manager<C: ChannelManagerEvents>() {}
+    fn chain_monitor<C: ChainMonitorEvents>() {}
+    fn onion_messenger<O: OnionMessengerEvents>() {}
+
+    channel_manager::<lightning::ln::channelmanager::SimpleArcChannelManager<M, T, F, L>>();
+    onion_messenger::<lightning::onion_message::messenger::SimpleArcOnionMessenger<M, T, F, L>>();
+    chain_monitor::<
+        lightning::chain::chainmonitor::ChainMonitor<
+            lightning::sign::InMemorySigner,
+            Arc<dyn lightning::chain::Filter + Send + Sync>,
+            Arc<T>,
+            Arc<F>,
+            Arc<L>,
+            Arc<P>,
+            Arc<lightning::sign::KeysManager>,
+        >,
+    >();
+}
