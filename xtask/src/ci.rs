@@ -12,7 +12,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     cargo("fmt", &["fmt", "--all", "--check"], &[])?;
     cargo(
         "clippy",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     cargo("test", &["test", "--workspace"], &[])?;
