@@ -16,8 +16,9 @@ pub use error::Error;
 pub use runner::thread::BackgroundProcessor;
 #[cfg(feature = "tokio")]
 pub use runner::tokio::{
-    AsyncBuilder, AsyncEventHandler, AsyncProcessor, ChainMonitorEvents, ChannelManagerEvents,
-    EventsFuture, HandlerFuture, OnionMessengerEvents, Stopper, TokioProcessor,
+    AsyncBuilder, AsyncEventHandler, AsyncLiquidityDriver, AsyncProcessor, ChainMonitorEvents,
+    ChannelManagerEvents, EventsFuture, HandlerFuture, LiquidityPersistFuture,
+    OnionMessengerEvents, Stopper, TokioProcessor,
 };
 pub use stats::{EventSource, KeyStats, LagSummary, Stats};
 

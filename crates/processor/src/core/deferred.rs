@@ -54,6 +54,8 @@ pub(super) struct DeferredWrites {
     persister: AsyncPersister<Arc<dyn KVStore + Send + Sync>>,
     started: Mutex<Vec<StartedWrite>>,
     manager_in_flight: AtomicBool,
+    /// Set when the LiquidityManager's future fired, until the runner takes the request.
+    liquidity_requested: AtomicBool,
 }
 
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
@@ -66,6 +68,7 @@ impl Core {
             persister: AsyncPersister::new(store, retry_policy),
             started: Mutex::new(Vec::new()),
             manager_in_flight: AtomicBool::new(false),
+            liquidity_requested: AtomicBool::new(false),
         });
     }
 
@@ -104,6 +107,20 @@ impl Core {
                     lightning::log_error!(self.logger, "Write after stop failed: {}", error)
                 }
             },
+        }
+    }
+
+    /// Returns whether the LiquidityManager asked to persist since the last call, and clears
+    /// the request; the runner persists it through its async form.
+    pub(crate) fn take_liquidity_request(&self) -> bool {
+        self.deferred
+            .as_ref()
+            .is_some_and(|deferred| deferred.liquidity_requested.swap(false, Ordering::AcqRel))
+    }
+
+    pub(super) fn request_liquidity_persist(&self) {
+        if let Some(deferred) = &self.deferred {
+            deferred.liquidity_requested.store(true, Ordering::Release);
         }
     }
 

@@ -244,6 +244,10 @@ impl Core {
         let Some(liquidity) = &self.components.liquidity else {
             return;
         };
+        if self.deferred.is_some() {
+            self.request_liquidity_persist();
+            return;
+        }
         match liquidity.persist() {
             Ok(wrote) => {
                 lightning::log_trace!(

@@ -13,10 +13,11 @@ use vigil_scheduler::{Clock, DelaySource, ForwardDelays, SystemClock};
 
 use super::events::{EventSources, EventTask, UserHandler};
 use super::handle::{Stopper, TokioProcessor};
+use super::liquidity::{AsyncLiquidityDriver, DeferredLiquidity};
 use super::sources::{ChainMonitorEvents, ChannelManagerEvents, OnionMessengerEvents};
 use super::AsyncProcessor;
 use crate::builder::Gossip;
-use crate::components::{LiquidityDriver, PeerManagerDriver, SweeperDriver};
+use crate::components::{PeerManagerDriver, SweeperDriver};
 use crate::config::Config;
 use crate::core::{Components, Core, CoreParts, Dispatch, EventSink};
 use crate::error::Error;
@@ -72,6 +73,7 @@ impl BackgroundProcessor {
             config: Config::default(),
             delays: Box::new(ForwardDelays::new()),
             mobile: false,
+            liquidity: None,
         }
     }
 }
@@ -100,6 +102,7 @@ pub struct AsyncBuilder {
     config: Config,
     delays: Box<dyn DelaySource>,
     mobile: bool,
+    liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
 }
 
 impl AsyncBuilder {
@@ -140,11 +143,15 @@ impl AsyncBuilder {
         self
     }
 
-    /// Sets the LiquidityManager, written whenever its future signals.
-    ///
-    /// It writes through its own blocking store, on the runner's task.
-    pub fn liquidity_manager<Q: LiquidityDriver + 'static>(mut self, liquidity: Arc<Q>) -> Self {
-        self.components.liquidity = Some(liquidity);
+    /// Sets the LiquidityManager, persisted through its async `persist` whenever its future
+    /// signals, concurrently with the processor's own writes.
+    pub fn liquidity_manager<Q: AsyncLiquidityDriver + 'static>(
+        mut self,
+        liquidity: Arc<Q>,
+    ) -> Self {
+        let liquidity: Arc<dyn AsyncLiquidityDriver> = liquidity;
+        self.components.liquidity = Some(Arc::new(DeferredLiquidity(Arc::clone(&liquidity))));
+        self.liquidity = Some(liquidity);
         self
     }
 
@@ -206,7 +213,7 @@ impl AsyncBuilder {
             sink: Arc::new(AsyncSink(Arc::clone(&dispatcher))),
             scorer_changes,
             clock: Arc::clone(&self.clock),
-            logger: self.logger,
+            logger: Arc::clone(&self.logger),
             config: self.config,
             delays: self.delays,
         };
@@ -231,6 +238,8 @@ impl AsyncBuilder {
             events,
             clock: self.clock,
             mobile: self.mobile,
+            liquidity: self.liquidity,
+            logger: self.logger,
         })
     }
 

@@ -13,12 +13,13 @@
 //!   the event gate, schedules a retry or stops, as after a blocking write.
 //! - Events are handed out by a separate tokio task through `process_pending_events_async`.
 //!   Before each event the task awaits the gate, so an event reaches the user only after
-//!   every ChannelManager write owed at that moment is stored, and a slow handler never
-//!   holds back a write: the task awaits writes, the writes never await the task.
+//!   every ChannelManager write owed at that moment is stored. A slow handler never holds
+//!   back a write, because the task awaits writes and the writes never await the task.
 
 mod builder;
 mod events;
 mod handle;
+mod liquidity;
 mod sources;
 mod wait;
 
@@ -29,10 +30,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use lightning::util::logger::Logger;
 use vigil_scheduler::Clock;
 
 pub use builder::AsyncBuilder;
 pub use handle::{Stopper, TokioProcessor};
+pub use liquidity::{AsyncLiquidityDriver, LiquidityPersistFuture};
 pub use sources::{
     AsyncEventHandler, ChainMonitorEvents, ChannelManagerEvents, EventsFuture, HandlerFuture,
     OnionMessengerEvents,
@@ -42,7 +45,7 @@ use crate::core::{Core, Step};
 use crate::error::Error;
 use crate::stats::Stats;
 use events::EventTask;
-use wait::{wait_for_work, WaitEnd, WritesInFlight};
+use wait::{wait_for_work, Done, InFlight, WaitEnd};
 
 /// A processor built for the async runner, not yet running; returned by
 /// [`AsyncBuilder::build`].
@@ -93,6 +96,8 @@ pub struct AsyncProcessor {
     clock: Arc<dyn Clock>,
     /// Caps every wait at the suspend threshold, for platforms that suspend the process.
     mobile: bool,
+    liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
+    logger: Arc<dyn Logger + Send + Sync>,
 }
 
 impl AsyncProcessor {
@@ -131,45 +136,101 @@ impl AsyncProcessor {
             events,
             clock,
             mobile,
+            liquidity,
+            logger,
         } = self;
+        let driver = Driver {
+            clock,
+            mobile,
+            liquidity,
+            logger,
+        };
         async move {
             // The event task ends on its own once the core signals it to stop. A task stuck
             // in the user's handler past the shutdown timeout is left to finish, as the
             // thread runner leaves its event thread.
             drop(tokio::spawn(events.run()));
-            drive(core, clock, mobile).await
+            driver.drive(core).await
         }
     }
 }
 
-/// Turns the core, starts its writes and waits, until it finishes.
-async fn drive(mut core: Core, clock: Arc<dyn Clock>, mobile: bool) -> Result<(), Error> {
-    let signal = core.signal();
-    let mut writes = WritesInFlight::default();
-    loop {
-        let now = clock.now();
-        let step = core.turn(now);
-        writes.extend(core.take_started_writes());
-        let deadline = match step {
-            Step::Wait(deadline) => deadline,
-            Step::Finished(result) => {
-                finish_writes(&mut core, &*clock, &mut writes).await;
-                return result;
-            }
-        };
+/// What the runner's loop needs besides the core.
+struct Driver {
+    clock: Arc<dyn Clock>,
+    mobile: bool,
+    liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
+    logger: Arc<dyn Logger + Send + Sync>,
+}
 
-        // A turn that ran past its own deadline makes the wait return at once. Lateness
-        // counts from when the wait began, so a slow turn is not taken for a suspend.
-        let wait_start = clock.now();
-        let deadline = wait_limit(&core, deadline, wait_start, mobile);
-        let end = wait_for_work(&*clock, &signal, deadline, &mut writes).await;
-        if let WaitEnd::Writes(done) = end {
-            let now = clock.now();
-            for (ticket, result) in done {
-                core.complete_write(ticket, result, now);
+impl Driver {
+    /// Turns the core, starts its writes and waits, until it finishes.
+    async fn drive(&self, mut core: Core) -> Result<(), Error> {
+        let signal = core.signal();
+        let mut in_flight = InFlight::default();
+        loop {
+            let now = self.clock.now();
+            let step = core.turn(now);
+            self.start_work(&core, &mut in_flight);
+            let deadline = match step {
+                Step::Wait(deadline) => deadline,
+                Step::Finished(result) => {
+                    self.finish_work(&mut core, &mut in_flight).await;
+                    return result;
+                }
+            };
+
+            // A turn that ran past its own deadline makes the wait return at once. Lateness
+            // counts from when the wait began, so a slow turn is not taken for a suspend.
+            let wait_start = self.clock.now();
+            let deadline = wait_limit(&core, deadline, wait_start, self.mobile);
+            let end = wait_for_work(&*self.clock, &signal, deadline, &mut in_flight).await;
+            if let WaitEnd::Done(done) = end {
+                self.record_done(&mut core, done);
+            }
+            core.record_wait(deadline.max(wait_start), self.clock.now());
+        }
+    }
+
+    /// Takes the writes the turn issued, and starts a LiquidityManager persist if it asked
+    /// for one and none is in flight.
+    fn start_work(&self, core: &Core, in_flight: &mut InFlight) {
+        in_flight.extend(core.take_started_writes());
+        if let Some(liquidity) = &self.liquidity {
+            if !in_flight.has_liquidity() && core.take_liquidity_request() {
+                in_flight.set_liquidity(Arc::clone(liquidity).persist_async());
             }
         }
-        core.record_wait(deadline.max(wait_start), clock.now());
+    }
+
+    /// Hands completed writes back to the core and logs a LiquidityManager persist.
+    fn record_done(&self, core: &mut Core, done: Vec<Done>) {
+        let now = self.clock.now();
+        for item in done {
+            match item {
+                Done::Write(ticket, result) => core.complete_write(ticket, result, now),
+                Done::Liquidity(Ok(wrote)) => lightning::log_trace!(
+                    self.logger,
+                    "Persisted the LiquidityManager (wrote: {})",
+                    wrote
+                ),
+                // It stays marked as changed, so its next signal persists it again.
+                Done::Liquidity(Err(error)) => lightning::log_error!(
+                    self.logger,
+                    "Failed to persist the LiquidityManager: {}",
+                    error
+                ),
+            }
+        }
+    }
+
+    /// Awaits the work still in flight when the core finished, such as the final graph and
+    /// scorer writes, so that nothing is written after the run future returns.
+    async fn finish_work(&self, core: &mut Core, in_flight: &mut InFlight) {
+        while !in_flight.is_empty() {
+            let done = in_flight.completed().await;
+            self.record_done(core, done);
+        }
     }
 }
 
@@ -183,17 +244,5 @@ fn wait_limit(core: &Core, deadline: Instant, now: Instant, mobile: bool) -> Ins
     match core.suspend_threshold().filter(|_| mobile) {
         Some(threshold) => deadline.min(now + threshold),
         None => deadline,
-    }
-}
-
-/// Awaits the writes still in flight when the core finished, such as the final graph and
-/// scorer writes, so that nothing is written after the run future returns.
-async fn finish_writes(core: &mut Core, clock: &dyn Clock, writes: &mut WritesInFlight) {
-    while !writes.is_empty() {
-        let done = writes.completed().await;
-        let now = clock.now();
-        for (ticket, result) in done {
-            core.complete_write(ticket, result, now);
-        }
     }
 }

@@ -1,77 +1,100 @@
-//! The runner's wait: for the next deadline, the core's signal, or a started write.
+//! The runner's wait: for the next deadline, the core's signal, or work in flight.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use vigil_persistence::PersistError;
 use vigil_scheduler::{Clock, Signal};
 
+use super::liquidity::LiquidityPersistFuture;
 use crate::core::{StartedWrite, WriteTicket};
 
-/// The writes issued to the async store that have not completed yet.
+/// The writes issued to the async store, and the LiquidityManager persist, that have not
+/// completed yet.
 #[derive(Default)]
-pub(crate) struct WritesInFlight {
+pub(crate) struct InFlight {
     writes: Vec<StartedWrite>,
+    liquidity: Option<LiquidityPersistFuture>,
 }
 
-/// A write that completed, with its result.
-pub(crate) type Completed = (WriteTicket, Result<(), PersistError>);
+/// Work that completed, with its result.
+pub(crate) enum Done {
+    Write(WriteTicket, Result<(), PersistError>),
+    /// A LiquidityManager persist; `Ok` contains whether it wrote anything.
+    Liquidity(Result<bool, std::io::Error>),
+}
 
-impl WritesInFlight {
+impl InFlight {
     pub(crate) fn extend(&mut self, started: Vec<StartedWrite>) {
         self.writes.extend(started);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+    pub(crate) fn has_liquidity(&self) -> bool {
+        self.liquidity.is_some()
     }
 
-    /// Returns every write that completes at the next poll that completes any; never
-    /// returns while none is in flight.
-    pub(crate) async fn completed(&mut self) -> Vec<Completed> {
-        poll_fn(|context| {
-            let mut done = Vec::new();
-            let mut index = 0;
-            while index < self.writes.len() {
-                match self.writes[index].future.as_mut().poll(context) {
-                    Poll::Ready(result) => {
-                        let write = self.writes.swap_remove(index);
-                        done.push((write.ticket, result));
-                    }
-                    Poll::Pending => index += 1,
+    pub(crate) fn set_liquidity(&mut self, persist: LiquidityPersistFuture) {
+        self.liquidity = Some(persist);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.liquidity.is_none()
+    }
+
+    /// Returns everything that completes at the next poll that completes anything; never
+    /// returns while nothing is in flight.
+    pub(crate) async fn completed(&mut self) -> Vec<Done> {
+        poll_fn(|context| self.poll_completed(context)).await
+    }
+
+    fn poll_completed(&mut self, context: &mut Context<'_>) -> Poll<Vec<Done>> {
+        let mut done = Vec::new();
+        let mut index = 0;
+        while index < self.writes.len() {
+            match self.writes[index].future.as_mut().poll(context) {
+                Poll::Ready(result) => {
+                    let write = self.writes.swap_remove(index);
+                    done.push(Done::Write(write.ticket, result));
                 }
+                Poll::Pending => index += 1,
             }
-            if done.is_empty() {
-                Poll::Pending
-            } else {
-                Poll::Ready(done)
+        }
+        if let Some(persist) = &mut self.liquidity {
+            if let Poll::Ready(result) = persist.as_mut().poll(context) {
+                self.liquidity = None;
+                done.push(Done::Liquidity(result));
             }
-        })
-        .await
+        }
+        if done.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(done)
+        }
     }
 }
 
-/// Why a wait ended.
+/// The cause that ended a wait.
 pub(crate) enum WaitEnd {
     /// The deadline passed or the signal was raised.
     DeadlineOrSignal,
-    /// These writes completed.
-    Writes(Vec<Completed>),
+    /// This work completed.
+    Done(Vec<Done>),
 }
 
-/// Waits until `deadline` on `clock`, a raise of `signal`, or the completion of a write.
+/// Waits until `deadline` on `clock`, a raise of `signal`, or the completion of work in
+/// flight.
 pub(crate) async fn wait_for_work(
     clock: &dyn Clock,
     signal: &Signal,
     deadline: Instant,
-    writes: &mut WritesInFlight,
+    in_flight: &mut InFlight,
 ) -> WaitEnd {
     let timer = deadline_future(clock, deadline);
     tokio::select! {
         biased;
-        done = writes.completed() => WaitEnd::Writes(done),
+        done = in_flight.completed() => WaitEnd::Done(done),
         () = signal.raised() => WaitEnd::DeadlineOrSignal,
         () = timer => WaitEnd::DeadlineOrSignal,
     }

@@ -245,3 +245,89 @@ async fn gate_wakes_every_waiter() {
     assert!(second.is_ok(), "the second waiter is admitted");
     assert_eq!(rig.node.trace.count("write manager v1 []"), 1);
 }
+
+/// A LiquidityManager whose persist waits for a permit, woken by the node's liquidity source.
+struct HeldLiquidity {
+    source: Arc<crate::testing::EventSource>,
+    trace: crate::testing::Trace,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl crate::runner::tokio::AsyncLiquidityDriver for HeldLiquidity {
+    fn register_wake(&self, callback: crate::components::WakeCallback) {
+        self.source
+            .notifier
+            .get_future()
+            .register_callback(Box::new(callback));
+    }
+
+    fn persist_async(self: Arc<Self>) -> crate::runner::tokio::LiquidityPersistFuture {
+        Box::pin(async move {
+            self.trace.push("liquidity.persist started");
+            let permit = self.permits.acquire().await.expect("never closed");
+            permit.forget();
+            self.trace.push("liquidity.persist done");
+            Ok(true)
+        })
+    }
+}
+
+#[tokio::test]
+async fn liquidity_persist_runs_beside_manager_write() {
+    let mut rig = Rig::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let liquidity = Arc::new(HeldLiquidity {
+        source: Arc::clone(&rig.node.liquidity),
+        trace: rig.node.trace.clone(),
+        permits: Arc::clone(&permits),
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .liquidity_manager(liquidity)
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+
+    // The LiquidityManager signals, and its persist stays in flight.
+    rig.node.liquidity.notifier.notify();
+    within("the persist starts", async {
+        while rig.node.trace.count("liquidity.persist started") == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    rig.node.manager.change();
+    assert_eq!(rig.next_write().await, "manager");
+    within("the manager write completes", async {
+        while rig.node.store.value("manager").as_deref() != Some("v1 []") {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(
+        rig.node.trace.count("liquidity.persist done"),
+        0,
+        "still in flight"
+    );
+
+    // A persist in flight when stop is requested completes before stop returns.
+    let stop = tokio::spawn(processor.stop());
+    within("the final write completes", async {
+        while rig.node.trace.count("pm.disconnect") == 0
+            || rig.node.store.faults.writes("manager") < 3
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(!stop.is_finished(), "stop waits for the persist in flight");
+    permits.add_permits(1);
+    within("stop returns", stop)
+        .await
+        .expect("stop did not panic")
+        .expect("stops cleanly");
+    assert_eq!(rig.node.trace.count("liquidity.persist done"), 1);
+    assert_eq!(rig.node.trace.count("liquidity.persist started"), 1);
+}
