@@ -62,19 +62,20 @@ impl Contender {
                 node.user_handler = Some(Arc::clone(&handler));
             }
         })?;
-        // The simnet starts its network thread and one processor per node: the processors'
-        // threads are the new ones that are not the network's.
-        let threads = thread_ids()
-            .difference(&before)
-            .copied()
-            .filter(|tid| thread_name(*tid) != "simnet-network")
-            .collect();
+        let started_threads: Vec<u32> = thread_ids().difference(&before).copied().collect();
 
         simnet.connect(PAYER, PAYEE)?;
         simnet.open_channel(PAYER, PAYEE, CHANNEL_SATS, 0)?;
         for _ in 0..WARM_UP_PAYMENTS {
             simnet.pay(PAYER, PAYEE, PAYMENT_MSAT)?;
         }
+        // The simnet started its network thread and one processor per node, so the
+        // processors' threads are the new ones that are not the network's. A new thread sets
+        // its own name once it runs, so names are only read now, long after the start.
+        let threads = started_threads
+            .into_iter()
+            .filter(|tid| thread_name(*tid) != "simnet-network")
+            .collect();
         Ok(Self {
             name,
             simnet,

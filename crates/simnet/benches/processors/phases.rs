@@ -128,9 +128,10 @@ pub fn burst(contender: &Contender, count: usize, in_flight: usize) -> Result<Bu
     let mut rejected = 0;
     while sent + rejected < count {
         let done = finished() - finished_before;
-        if sent - done.min(sent) >= in_flight {
-            simnet.wait_for("a payment of the burst to finish", || {
-                finished() - finished_before > done
+        let room = || sent - done.min(sent) < in_flight && channel_has_room(contender);
+        if !room() {
+            simnet.wait_for("room in the channel for the next payment", || {
+                finished() - finished_before > done || channel_has_room(contender)
             })?;
             continue;
         }
@@ -156,6 +157,20 @@ pub fn burst(contender: &Contender, count: usize, in_flight: usize) -> Result<Bu
         elapsed,
         payer_writes: payer.store().writes("manager") - writes_before.0,
         payee_writes: payee.store().writes("manager") - writes_before.1,
+    })
+}
+
+/// Returns whether the payer's channel can take one more payment now.
+///
+/// A payment the payer learned succeeded still holds its HTLC in the channel until both
+/// sides revoked the old commitment, so counting finished payments alone overfills the
+/// channel: LDK then finds no route and fails the payment.
+fn channel_has_room(contender: &Contender) -> bool {
+    contender.simnet.node(PAYER).is_ok_and(|node| {
+        node.channel_manager()
+            .list_usable_channels()
+            .iter()
+            .any(|channel| channel.next_outbound_htlc_limit_msat >= PAYMENT_MSAT)
     })
 }
 
