@@ -7,7 +7,7 @@ use vigil_simnet::{dispatch_latencies_since, persist_lags_since, SimnetError};
 use crate::contender::{Contender, PAYEE, PAYER, PAYMENT_MSAT};
 use crate::threads::{sample_all, ThreadSample};
 
-/// What the processor threads did during an idle window.
+/// The activity of the processor threads during an idle window.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Idle {
     /// Growth of the threads' CPU time and voluntary context switches.
@@ -82,7 +82,7 @@ pub fn stop_latency(contender: &Contender, idle_for: Duration) -> Result<Duratio
     Ok(took)
 }
 
-/// What a burst of payments did.
+/// The outcome of a burst of payments.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Burst {
     /// Payments sent.
@@ -100,8 +100,9 @@ pub struct Burst {
 /// Sends `count` payments with at most `in_flight` unfinished at any time, waits until all
 /// are done and every HTLC is settled, and counts the ChannelManager writes of both nodes.
 ///
-/// The limit keeps the channel under LDK's default of 50 HTLCs in flight: a rejected send
-/// still marks the ChannelManager as needing a write and would inflate the count.
+/// A payment is sent only while the channel has room for it (see `channel_has_room`),
+/// because a payment LDK cannot route still marks the ChannelManager as needing a write and
+/// would inflate the count.
 ///
 /// # Errors
 ///
@@ -162,7 +163,7 @@ pub fn burst(contender: &Contender, count: usize, in_flight: usize) -> Result<Bu
 
 /// Returns whether the payer's channel can take one more payment now.
 ///
-/// A payment the payer learned succeeded still holds its HTLC in the channel until both
+/// A payment the payer already saw succeed keeps its HTLC in the channel until both
 /// sides revoked the old commitment, so counting finished payments alone overfills the
 /// channel: LDK then finds no route and fails the payment.
 fn channel_has_room(contender: &Contender) -> bool {

@@ -48,7 +48,7 @@ impl Figure {
 
 /// A metric and its figure for each contender, Vigil first.
 pub struct Row {
-    /// What was measured.
+    /// The measured quantity.
     pub metric: String,
     /// Vigil's figure.
     pub vigil: Figure,

@@ -10,7 +10,8 @@ Starts a line of nodes (node-0 -> node-1 -> ... -> node-N), opens and confirms a
 between each neighbour pair on a simulated chain, pays the last node from the first,
 stops the middle node and starts it again from its data directory halfway through, then
 prints what every node did. Exits with 1 if a payment or a check failed, 2 on bad
-arguments. No socket is opened.
+arguments. No socket is opened. A release build takes about 10 s at the defaults; each
+payment takes about 0.2 s, more with more nodes.
 
 Usage: vigil-demo [--nodes N] [--payments N] [--data-dir PATH]
 
@@ -24,18 +25,18 @@ Options:
 
 /// The smallest and largest line of nodes the demo accepts.
 const NODES: (usize, usize) = (2, 10);
-/// The fewest and most payments the demo accepts; the most still finish well within a
-/// minute and fit in the channels' capacity.
+/// The minimum and maximum number of payments. At the maximum the payments fit in the
+/// channels' capacity, and three nodes finish in about a minute.
 const PAYMENTS: (usize, usize) = (1, 200);
 
-/// What the demo runs.
+/// The demo's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Args {
     /// Nodes in the line.
     pub nodes: usize,
     /// Payments from the first node to the last.
     pub payments: usize,
-    /// Where to keep the nodes' data, or `None` for a temporary directory.
+    /// The directory for the nodes' data, or `None` for a temporary directory.
     pub data_dir: Option<PathBuf>,
 }
 
@@ -88,7 +89,7 @@ pub enum ArgsError {
     DataDir {
         /// The path given.
         path: String,
-        /// Why it cannot be used.
+        /// The reason it cannot be used.
         reason: &'static str,
     },
 }

@@ -25,7 +25,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Failed payments in a row after which the demo stops sending.
 const MAX_FAILURES_IN_A_ROW: usize = 3;
 
-/// What the payments did.
+/// The outcome of the payments.
 #[derive(Debug, Default)]
 pub struct PaymentTally {
     /// Payments the demo meant to send.
@@ -38,7 +38,7 @@ pub struct PaymentTally {
     pub paying: Duration,
 }
 
-/// What the restart of the middle node did.
+/// The timings of the middle node's restart.
 #[derive(Debug)]
 pub struct RestartReport {
     /// The node's name.
@@ -56,7 +56,7 @@ pub struct RestartReport {
 pub struct Check {
     /// Whether it passed.
     pub passed: bool,
-    /// What was checked, with the figures seen.
+    /// The condition checked, with the figures seen.
     pub description: String,
 }
 
@@ -65,7 +65,7 @@ pub struct Check {
 pub struct Report {
     /// The nodes' names, by index.
     pub names: Vec<String>,
-    /// Where the nodes' data is kept, or `None` for a temporary directory.
+    /// The directory of the nodes' data, or `None` for a temporary directory.
     pub data_dir: Option<PathBuf>,
     /// The payments.
     pub payments: PaymentTally,
@@ -105,8 +105,8 @@ struct Demo {
     report: Report,
     // Writes made by the middle node before its restart, which its new store does not count.
     writes_before_restart: BTreeMap<String, u64>,
-    // When the payee started again, if the restarted node is the payee: its new store only
-    // knows the writes made since.
+    // When the payee started again, if the restarted node is the payee. Its new store only
+    // records the writes made since.
     payee_restarted_at: Option<Instant>,
 }
 
@@ -132,11 +132,11 @@ impl Demo {
             timeout: STEP_TIMEOUT,
             ..SimnetConfig::default()
         };
-        let where_ = match &args.data_dir {
+        let location = match &args.data_dir {
             Some(dir) => dir.display().to_string(),
             None => "a temporary directory".to_string(),
         };
-        eprintln!("starting {} nodes in {where_}", args.nodes);
+        eprintln!("starting {} nodes in {location}", args.nodes);
         let simnet = Simnet::start(config, VigilDriver::new(vigil_processor::Config::default()))?;
         let names = simnet.names();
         for index in 0..args.nodes - 1 {
