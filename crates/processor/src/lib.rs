@@ -16,9 +16,9 @@ pub use error::Error;
 pub use runner::thread::BackgroundProcessor;
 #[cfg(feature = "tokio")]
 pub use runner::tokio::{
-    AsyncBuilder, AsyncEventHandler, AsyncLiquidityDriver, AsyncProcessor, ChainMonitorEvents,
-    ChannelManagerEvents, EventsFuture, HandlerFuture, LiquidityPersistFuture,
-    OnionMessengerEvents, Stopper, TokioProcessor,
+    AsyncBuilder, AsyncEventHandler, AsyncLiquidityDriver, AsyncProcessor, AsyncSweeperDriver,
+    ChainMonitorEvents, ChannelManagerEvents, EventsFuture, HandlerFuture,
+    LiquidityPersistFuture, OnionMessengerEvents, Stopper, SweepFuture, TokioProcessor,
 };
 pub use stats::{EventSource, KeyStats, LagSummary, Stats};
 

@@ -1,7 +1,7 @@
 //! The builder of an async processor.
 
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use lightning::events::{Event, ReplayEvent};
@@ -15,7 +15,8 @@ use super::events::{EventSources, EventTask, UserHandler};
 use super::handle::{Stopper, TokioProcessor};
 use super::liquidity::{AsyncLiquidityDriver, DeferredLiquidity};
 use super::sources::{ChainMonitorEvents, ChannelManagerEvents, OnionMessengerEvents};
-use super::AsyncProcessor;
+use super::sweeper::{AsyncSweeperDriver, DeferredSweeper};
+use super::{AsyncProcessor, AsyncSweeper};
 use crate::builder::Gossip;
 use crate::components::{PeerManagerDriver, SweeperDriver};
 use crate::config::Config;
@@ -74,6 +75,7 @@ impl BackgroundProcessor {
             delays: Box::new(ForwardDelays::new()),
             mobile: false,
             liquidity: None,
+            sweeper: None,
         }
     }
 }
@@ -103,6 +105,7 @@ pub struct AsyncBuilder {
     delays: Box<dyn DelaySource>,
     mobile: bool,
     liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
+    sweeper: Option<AsyncSweeper>,
 }
 
 impl AsyncBuilder {
@@ -137,9 +140,26 @@ impl AsyncBuilder {
         self
     }
 
-    /// Sets the OutputSweeper, run every 30 s by default.
+    /// Sets a blocking OutputSweeper (`OutputSweeperSync`), run every 30 s by default.
+    ///
+    /// It runs inside the turn, so its store writes block a runtime thread meanwhile; prefer
+    /// [`async_sweeper`](Self::async_sweeper) with LDK's async `OutputSweeper`.
     pub fn sweeper<W: SweeperDriver + 'static>(mut self, sweeper: Arc<W>) -> Self {
         self.components.sweeper = Some(sweeper);
+        self.sweeper = None;
+        self
+    }
+
+    /// Sets LDK's async OutputSweeper, run every 30 s by default beside the writes in flight.
+    pub fn async_sweeper<W: AsyncSweeperDriver + 'static>(mut self, sweeper: Arc<W>) -> Self {
+        let requests = Arc::new(DeferredSweeper {
+            requested: AtomicBool::new(false),
+        });
+        self.components.sweeper = Some(Arc::clone(&requests) as Arc<dyn SweeperDriver>);
+        self.sweeper = Some(AsyncSweeper {
+            driver: sweeper,
+            requests,
+        });
         self
     }
 
@@ -239,6 +259,7 @@ impl AsyncBuilder {
             clock: self.clock,
             mobile: self.mobile,
             liquidity: self.liquidity,
+            sweeper: self.sweeper,
             logger: self.logger,
         })
     }

@@ -21,6 +21,7 @@ mod events;
 mod handle;
 mod liquidity;
 mod sources;
+mod sweeper;
 mod wait;
 
 #[cfg(test)]
@@ -40,11 +41,13 @@ pub use sources::{
     AsyncEventHandler, ChainMonitorEvents, ChannelManagerEvents, EventsFuture, HandlerFuture,
     OnionMessengerEvents,
 };
+pub use sweeper::{AsyncSweeperDriver, SweepFuture};
 
 use crate::core::{Core, Step};
 use crate::error::Error;
 use crate::stats::Stats;
 use events::EventTask;
+use sweeper::DeferredSweeper;
 use wait::{wait_for_work, Done, InFlight, WaitEnd};
 
 /// A processor built for the async runner, not yet running; returned by
@@ -97,7 +100,15 @@ pub struct AsyncProcessor {
     /// Caps every wait at the suspend threshold, for platforms that suspend the process.
     mobile: bool,
     liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
+    sweeper: Option<AsyncSweeper>,
     logger: Arc<dyn Logger + Send + Sync>,
+}
+
+/// An async OutputSweeper and the request flag the core's sweep job sets.
+#[derive(Clone)]
+struct AsyncSweeper {
+    driver: Arc<dyn AsyncSweeperDriver>,
+    requests: Arc<DeferredSweeper>,
 }
 
 impl AsyncProcessor {
@@ -137,12 +148,14 @@ impl AsyncProcessor {
             clock,
             mobile,
             liquidity,
+            sweeper,
             logger,
         } = self;
         let driver = Driver {
             clock,
             mobile,
             liquidity,
+            sweeper,
             logger,
         };
         async move {
@@ -160,6 +173,7 @@ struct Driver {
     clock: Arc<dyn Clock>,
     mobile: bool,
     liquidity: Option<Arc<dyn AsyncLiquidityDriver>>,
+    sweeper: Option<AsyncSweeper>,
     logger: Arc<dyn Logger + Send + Sync>,
 }
 
@@ -192,13 +206,19 @@ impl Driver {
         }
     }
 
-    /// Takes the writes the turn issued, and starts a LiquidityManager persist if it asked
-    /// for one and none is in flight.
+    /// Takes the writes the turn issued, and starts a LiquidityManager persist or a sweep if
+    /// one was requested and none is in flight.
     fn start_work(&self, core: &Core, in_flight: &mut InFlight) {
         in_flight.extend(core.take_started_writes());
         if let Some(liquidity) = &self.liquidity {
             if !in_flight.has_liquidity() && core.take_liquidity_request() {
                 in_flight.set_liquidity(Arc::clone(liquidity).persist_async());
+            }
+        }
+        if let Some(sweeper) = &self.sweeper {
+            if !in_flight.has_sweep() && sweeper.requests.take_request() {
+                let sweep = Arc::clone(&sweeper.driver).regenerate_and_broadcast_spend_async();
+                in_flight.set_sweep(sweep);
             }
         }
     }
@@ -219,6 +239,13 @@ impl Driver {
                     self.logger,
                     "Failed to persist the LiquidityManager: {}",
                     error
+                ),
+                Done::Sweep(Ok(())) => {
+                    lightning::log_trace!(self.logger, "OutputSweeper run completed")
+                }
+                Done::Sweep(Err(())) => lightning::log_warn!(
+                    self.logger,
+                    "OutputSweeper failed to regenerate its spend; it retries on its next run"
                 ),
             }
         }

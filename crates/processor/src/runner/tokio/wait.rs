@@ -9,14 +9,16 @@ use vigil_persistence::PersistError;
 use vigil_scheduler::{Clock, Signal};
 
 use super::liquidity::LiquidityPersistFuture;
+use super::sweeper::SweepFuture;
 use crate::core::{StartedWrite, WriteTicket};
 
-/// The writes issued to the async store, and the LiquidityManager persist, that have not
-/// completed yet.
+/// The writes issued to the async store, the LiquidityManager persist and the sweep that
+/// have not completed yet.
 #[derive(Default)]
 pub(crate) struct InFlight {
     writes: Vec<StartedWrite>,
     liquidity: Option<LiquidityPersistFuture>,
+    sweep: Option<SweepFuture>,
 }
 
 /// Work that completed, with its result.
@@ -24,6 +26,8 @@ pub(crate) enum Done {
     Write(WriteTicket, Result<(), PersistError>),
     /// A LiquidityManager persist; `Ok` contains whether it wrote anything.
     Liquidity(Result<bool, std::io::Error>),
+    /// An OutputSweeper run.
+    Sweep(Result<(), ()>),
 }
 
 impl InFlight {
@@ -39,8 +43,16 @@ impl InFlight {
         self.liquidity = Some(persist);
     }
 
+    pub(crate) fn has_sweep(&self) -> bool {
+        self.sweep.is_some()
+    }
+
+    pub(crate) fn set_sweep(&mut self, sweep: SweepFuture) {
+        self.sweep = Some(sweep);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.liquidity.is_none()
+        self.writes.is_empty() && self.liquidity.is_none() && self.sweep.is_none()
     }
 
     /// Returns everything that completes at the next poll that completes anything; never
@@ -65,6 +77,12 @@ impl InFlight {
             if let Poll::Ready(result) = persist.as_mut().poll(context) {
                 self.liquidity = None;
                 done.push(Done::Liquidity(result));
+            }
+        }
+        if let Some(sweep) = &mut self.sweep {
+            if let Poll::Ready(result) = sweep.as_mut().poll(context) {
+                self.sweep = None;
+                done.push(Done::Sweep(result));
             }
         }
         if done.is_empty() {

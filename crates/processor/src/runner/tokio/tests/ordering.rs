@@ -331,3 +331,72 @@ async fn liquidity_persist_runs_beside_manager_write() {
     assert_eq!(rig.node.trace.count("liquidity.persist done"), 1);
     assert_eq!(rig.node.trace.count("liquidity.persist started"), 1);
 }
+
+/// An OutputSweeper whose runs wait for a permit each.
+struct HeldSweeper {
+    trace: crate::testing::Trace,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl crate::runner::tokio::AsyncSweeperDriver for HeldSweeper {
+    fn regenerate_and_broadcast_spend_async(self: Arc<Self>) -> crate::runner::tokio::SweepFuture {
+        Box::pin(async move {
+            self.trace.push("sweep started");
+            let permit = self.permits.acquire().await.expect("never closed");
+            permit.forget();
+            self.trace.push("sweep done");
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn slow_sweep_runs_beside_writes_once_at_a_time() {
+    let mut rig = Rig::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let sweeper = Arc::new(HeldSweeper {
+        trace: rig.node.trace.clone(),
+        permits: Arc::clone(&permits),
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .async_sweeper(sweeper)
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+
+    // The first sweep is due at 30 s and stays in flight.
+    rig.run_until(Duration::from_secs(30)).await;
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+    assert_eq!(rig.node.trace.count("sweep started"), 1);
+
+    rig.node.manager.change();
+    assert_eq!(rig.next_write().await, "manager");
+    within("the manager write completes", async {
+        while rig.node.store.value("manager").as_deref() != Some("v1 []") {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    // The run due at 60 s waits for the one in flight, then starts.
+    rig.run_until(Duration::from_secs(60)).await;
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+    assert_eq!(
+        rig.node.trace.count("sweep started"),
+        1,
+        "one run at a time"
+    );
+    permits.add_permits(1);
+    within("the second run starts", async {
+        while rig.node.trace.count("sweep started") < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(rig.node.trace.count("sweep done"), 1);
+
+    permits.add_permits(1);
+    processor.stop().await.expect("stops cleanly");
+    assert_eq!(rig.node.trace.count("sweep done"), 2);
+}
