@@ -129,11 +129,15 @@ impl AsyncProcessor {
     /// `'static`, so it can be spawned itself.
     ///
     /// Dropping the future before it completes ends the work at once, as a crash would, but
-    /// leaves no torn value. A write whose future was dropped either completed or never
-    /// reached the store. The event task hands out no further event, and LDK hands out again
-    /// every event whose handling did not complete. Peers are
+    /// leaves no torn value: the stores write each key atomically, so a write whose future
+    /// was dropped leaves the old value or the new one. The event task hands out no further
+    /// event, and LDK hands out again every event whose handling did not complete. Peers are
     /// not disconnected and no final write is made, so prefer [`Stopper::request_stop`] and
     /// awaiting the future.
+    ///
+    /// NOTE: `SystemClock` reads the operating system's time, which tokio's paused test time
+    /// does not move. Under paused time, give the builder a virtual clock such as
+    /// `ManualClock`; otherwise every wait returns at once and the runner spins.
     ///
     /// # Errors
     ///
