@@ -17,8 +17,8 @@ pub use runner::thread::BackgroundProcessor;
 #[cfg(feature = "tokio")]
 pub use runner::tokio::{
     AsyncBuilder, AsyncEventHandler, AsyncLiquidityDriver, AsyncProcessor, AsyncSweeperDriver,
-    ChainMonitorEvents, ChannelManagerEvents, EventsFuture, HandlerFuture,
-    LiquidityPersistFuture, OnionMessengerEvents, Stopper, SweepFuture, TokioProcessor,
+    ChainMonitorEvents, ChannelManagerEvents, EventsFuture, HandlerFuture, LiquidityPersistFuture,
+    OnionMessengerEvents, Stopper, SweepFuture, TokioProcessor,
 };
 pub use stats::{EventSource, KeyStats, LagSummary, Stats};
 
