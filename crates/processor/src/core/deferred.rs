@@ -98,7 +98,7 @@ impl Core {
             deferred.manager_in_flight.store(false, Ordering::Release);
         }
         match self.record_manager_write(generation, ticket.len, result, now) {
-            Ok(WriteOutcome::Written) if ticket.final_write => self.after_final_write(now),
+            Ok(WriteOutcome::Written) if ticket.final_write => self.after_final_write(),
             Ok(_) => {}
             Err(error) => match self.phase {
                 Phase::Running => self.begin_stop(Some(error), now),
@@ -149,14 +149,7 @@ impl Core {
         generation: Option<u64>,
         bytes: Vec<u8>,
     ) {
-        let final_write = generation.is_some()
-            && matches!(
-                self.phase,
-                Phase::Stopping {
-                    step: StopStep::FinalWrites,
-                    ..
-                }
-            );
+        let final_write = generation.is_some() && self.is_at_stop_step(StopStep::FinalManagerWrite);
         let Some(deferred) = &self.deferred else {
             return;
         };
@@ -181,26 +174,15 @@ impl Core {
             .push(StartedWrite { ticket, future });
     }
 
-    /// Goes on with the stop sequence once its final ChannelManager write is stored.
-    fn after_final_write(&mut self, now: Instant) {
-        if !matches!(
-            self.phase,
-            Phase::Stopping {
-                step: StopStep::FinalWrites,
-                ..
-            }
-        ) {
-            return;
+    /// Goes on with the stop sequence once its final ChannelManager write is stored; the
+    /// next turn makes the other final writes, as after a blocking write.
+    fn after_final_write(&mut self) {
+        if self.is_at_stop_step(StopStep::FinalManagerWrite) {
+            self.set_stop_step(StopStep::FinalOtherWrites);
         }
-        // NOTE: these are the last steps of `StopStep::FinalWrites` in shutdown.rs, which runs
-        // them at once after a blocking write. Keep the two in step.
-        if self.graph_is_writable() {
-            self.persist_graph();
-        }
-        self.persist_scorer(now);
-        let deadline = now + self.config.shutdown_timeout;
-        if let Phase::Stopping { step, .. } = &mut self.phase {
-            *step = StopStep::AwaitWorker { deadline };
-        }
+    }
+
+    fn is_at_stop_step(&self, at: StopStep) -> bool {
+        matches!(self.phase, Phase::Stopping { step, .. } if step == at)
     }
 }

@@ -31,10 +31,16 @@ pub(super) enum Phase {
     Finished(Option<Result<(), Error>>),
 }
 
-#[derive(Clone, Copy, Debug)]
+/// A step of the stop sequence, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum StopStep {
-    FinalWrites,
+    /// Write the ChannelManager, always, with retries.
+    FinalManagerWrite,
+    /// Write the network graph and the scorer, once each.
+    FinalOtherWrites,
+    /// Wait for the event worker to leave the user's handler.
     AwaitWorker { deadline: Instant },
+    /// Write the ChannelManager again if the worker changed it on its way out.
     Rewrite,
 }
 
@@ -53,7 +59,7 @@ impl Core {
         self.stop_worker();
         self.components.peer_manager.disconnect_all_peers();
         self.phase = Phase::Stopping {
-            step: StopStep::FinalWrites,
+            step: StopStep::FinalManagerWrite,
             cause,
         };
     }
@@ -83,18 +89,23 @@ impl Core {
             return Some(self.in_flight_wait(now));
         }
         match step {
-            StopStep::FinalWrites => {
+            StopStep::FinalManagerWrite => {
                 let generation = self.ledger.claim_forced(&*self.components.channel_manager);
                 match self.write_manager(generation, now) {
-                    Ok(WriteOutcome::Written) => {}
-                    Ok(WriteOutcome::RetryAt(at)) => return Some(at),
-                    // `complete_write` goes on with the rest of this step once it is written.
-                    Ok(WriteOutcome::Started) => return Some(self.in_flight_wait(now)),
+                    Ok(WriteOutcome::Written) => {
+                        self.set_stop_step(StopStep::FinalOtherWrites);
+                        None
+                    }
+                    Ok(WriteOutcome::RetryAt(at)) => Some(at),
+                    // `complete_write` moves on to the next step once it is written.
+                    Ok(WriteOutcome::Started) => Some(self.in_flight_wait(now)),
                     Err(error) => {
                         self.end_stop(Err(error));
-                        return None;
+                        None
                     }
                 }
+            }
+            StopStep::FinalOtherWrites => {
                 if self.graph_is_writable() {
                     self.persist_graph();
                 }
@@ -136,7 +147,7 @@ impl Core {
         }
     }
 
-    fn set_stop_step(&mut self, next: StopStep) {
+    pub(super) fn set_stop_step(&mut self, next: StopStep) {
         if let Phase::Stopping { step, .. } = &mut self.phase {
             *step = next;
         }
