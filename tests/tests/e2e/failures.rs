@@ -9,7 +9,7 @@ use vigil_persistence::{FaultyStore, RetryPolicy};
 use vigil_simnet::{DiskStore, Simnet, SimnetConfig, StoreOpener};
 
 use crate::support::drivers::JoinableVigilDriver;
-use crate::support::{short_intervals, within_limit, CHANNEL_SATS};
+use crate::support::{pay_settled, short_intervals, within_limit, CHANNEL_SATS};
 
 const ATTEMPTS: u32 = 3;
 
@@ -44,7 +44,7 @@ fn check_failing_manager_write() {
     .unwrap();
     simnet.connect(0, 1).unwrap();
     simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
-    simnet.pay(0, 1, 5_000_000).unwrap();
+    pay_settled(&simnet, 0, 1, 5_000_000);
 
     let store = faulty
         .lock()

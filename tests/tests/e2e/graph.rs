@@ -14,7 +14,7 @@ use lightning::util::persist::{
 use lightning::util::ser::ReadableArgs;
 use vigil_simnet::{LogConfig, Node, NodeLogger, Simnet, VigilDriver};
 
-use crate::support::{line_of_three, short_intervals, within_limit};
+use crate::support::{line_of_three, pay_settled, short_intervals, within_limit};
 
 /// Returns a config that prunes and writes the graph, and decays and writes the scorer, every
 /// 200 ms.
@@ -34,17 +34,14 @@ fn graph_and_scorer_read_back() {
 
 fn check_graph_and_scorer() {
     let simnet = line_of_three(VigilDriver::new(frequent_writes()));
-    simnet.pay(0, 2, 4_000_000).unwrap();
+    pay_settled(&simnet, 0, 2, 4_000_000);
     let node = simnet.node(0).unwrap();
     let channels = short_channel_ids(&simnet);
     let logger = Arc::new(NodeLogger::new("reader", LogConfig::default()));
 
-    // The scorer learns of the payment's path from PaymentPathSuccessful, which comes after
-    // PaymentSent. Wait for writes made after it, so that they hold the whole graph and the
-    // scorer's view of the path.
-    node.recorder()
-        .wait_for_count("PaymentPathSuccessful", 1, Duration::from_secs(30))
-        .unwrap();
+    // The scorer learns of the payment's path from PaymentPathSuccessful, which came before
+    // `pay_settled` returned. Wait for writes made after it, so that they contain the whole
+    // graph and the scorer's view of the path.
     let graph_writes = node.store().writes("network_graph");
     let scorer_writes = node.store().writes("scorer");
     simnet

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use lightning::events::Event;
 use vigil_simnet::{Simnet, VigilDriver};
 
-use crate::support::{line_of_three, payment_hashes, short_intervals, within_limit};
+use crate::support::{line_of_three, pay_settled, payment_hashes, short_intervals, within_limit};
 
 const PAYMENTS: usize = 20;
-const AMOUNT_MSAT: u64 = 1_000_000;
+const AMOUNT_MSAT: u64 = 5_000_000;
 
 #[test]
 fn line_of_three_forwards_payments() {
@@ -23,7 +23,7 @@ fn line_of_three_forwards_payments() {
 pub fn check_twenty_payments(simnet: &Simnet) {
     let mut sent = HashSet::new();
     for _ in 0..PAYMENTS {
-        let payment = simnet.pay(0, 2, AMOUNT_MSAT).unwrap();
+        let payment = pay_settled(simnet, 0, 2, AMOUNT_MSAT);
         sent.insert(payment.payment_hash);
     }
     assert_eq!(sent.len(), PAYMENTS);

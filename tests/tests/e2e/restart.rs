@@ -8,7 +8,7 @@ use lightning::ln::types::ChannelId;
 use lightning::types::payment::PaymentHash;
 use vigil_simnet::{ProcessorDriver, Simnet, VigilDriver};
 
-use crate::support::{line_of_three, payment_hashes, short_intervals, within_limit};
+use crate::support::{line_of_three, pay_settled, payment_hashes, short_intervals, within_limit};
 
 const AMOUNT_MSAT: u64 = 3_000_000;
 
@@ -26,7 +26,7 @@ pub fn check_restart(driver: impl ProcessorDriver + 'static) {
     let simnet = line_of_three(driver);
     let mut sent = HashSet::new();
     for _ in 0..3 {
-        sent.insert(simnet.pay(0, 2, AMOUNT_MSAT).unwrap().payment_hash);
+        sent.insert(pay_settled(&simnet, 0, 2, AMOUNT_MSAT).payment_hash);
     }
     // The forwards settle after the payer learns of its success, so wait for them before
     // taking the view, or a channel's balances could still move.
@@ -58,7 +58,7 @@ pub fn check_restart(driver: impl ProcessorDriver + 'static) {
     assert_eq!(fulfilled_payments(&simnet), sent);
     check_no_force_close(&simnet);
 
-    let again = simnet.pay(0, 2, AMOUNT_MSAT).unwrap();
+    let again = pay_settled(&simnet, 0, 2, AMOUNT_MSAT);
     assert!(payment_hashes(&simnet, 2, "PaymentClaimed").contains(&again.payment_hash));
     assert_eq!(payment_hashes(&simnet, 0, "PaymentSent").len(), 4);
     check_no_force_close(&simnet);

@@ -50,6 +50,14 @@ fn check_slow_handler() {
 
     armed.store(true, Ordering::Release);
     simnet.pay(0, 1, 5_000_000).unwrap();
+    // `pay` returns once the node's own handler recorded PaymentClaimed, before the slow
+    // handler has seen it.
+    let claimed_handled = TraceEntry::HandlerReturned("PaymentClaimed");
+    assert!(
+        trace.wait_for(&claimed_handled, 0, WRITE_GUARD),
+        "the slow handler did not return from PaymentClaimed: {:?}",
+        trace.entries()
+    );
 
     // The node's own handler claims the payment before the slow handler runs, so the
     // ChannelManager needs a write while the slow handler still works on PaymentClaimable.

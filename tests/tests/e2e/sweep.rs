@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vigil_simnet::{Simnet, SimnetConfig, VigilDriver};
 
-use crate::support::{short_intervals, within_limit, CHANNEL_SATS};
+use crate::support::{pay_settled, short_intervals, within_limit, CHANNEL_SATS};
 
 #[test]
 fn force_close_outputs_are_swept() {
@@ -16,17 +16,7 @@ fn check_force_close_sweep() {
         Simnet::start(SimnetConfig::default(), VigilDriver::new(short_intervals())).unwrap();
     simnet.connect(0, 1).unwrap();
     let channel = simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
-    simnet.pay(0, 1, 30_000_000).unwrap();
-    // Regression: `pay` returns before the last revoke_and_ack of the payment reaches node 0.
-    // When that message arrived after the commitment was mined, node 0's ChannelMonitor
-    // rejected the update, the ChainMonitor returned `InProgress` after earlier `Completed`
-    // updates, and LDK 0.2.7's ChannelManager panicked ("Cannot use both
-    // ChannelMonitorUpdateStatus modes"). PaymentPathSuccessful comes after that message.
-    simnet
-        .wait_for("the payment's path to be resolved at node 0", || {
-            simnet.recorder(0).unwrap().count("PaymentPathSuccessful") == 1
-        })
-        .unwrap();
+    pay_settled(&simnet, 0, 1, 30_000_000);
     for index in 0..2 {
         let wallet = Arc::clone(&simnet.node(index).unwrap().parts().wallet);
         assert_eq!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use lightning::events::Event;
 use lightning::types::payment::PaymentHash;
-use vigil_simnet::{ProcessorDriver, Simnet, SimnetConfig};
+use vigil_simnet::{PendingPayment, ProcessorDriver, Simnet, SimnetConfig};
 
 /// How long a whole scenario may run before its test fails as hung.
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(120);
@@ -72,6 +72,44 @@ pub fn open_line(simnet: &Simnet) {
     simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
     simnet.open_channel(1, 2, CHANNEL_SATS, 0).unwrap();
     simnet.wait_for_graph(2).unwrap();
+}
+
+/// Pays `amount_msat` from `payer` to `payee` and waits until the payment's path is resolved
+/// at the payer, which LDK reports with PaymentPathSuccessful after the last
+/// revoke_and_ack of the payment.
+///
+/// `Simnet::pay` returns on PaymentSent, while the HTLC is still being removed from the
+/// commitments. Sending the next payment in that state can fail with RouteNotFound, because
+/// LDK 0.2.7 then raises the first hop's minimum HTLC (seen at 2,310,000 msat on a channel
+/// whose counterparty holds little), and force-closing in that state can make the last
+/// revoke_and_ack arrive after the commitment is mined, which LDK 0.2.7 answers with a panic.
+pub fn pay_settled(
+    simnet: &Simnet,
+    payer: usize,
+    payee: usize,
+    amount_msat: u64,
+) -> PendingPayment {
+    let payment = simnet
+        .pay(payer, payee, amount_msat)
+        .unwrap_or_else(|error| {
+            panic!("payment from node {payer} to node {payee} failed: {error}")
+        });
+    let recorder = simnet.recorder(payer).unwrap();
+    let resolved = || {
+        recorder
+            .of_kind("PaymentPathSuccessful")
+            .iter()
+            .any(|event| {
+                matches!(event, Event::PaymentPathSuccessful { payment_id, .. }
+                if *payment_id == payment.payment_id)
+            })
+    };
+    let expected = format!(
+        "the path of payment {} to be resolved",
+        payment.payment_hash
+    );
+    simnet.wait_for(&expected, resolved).unwrap();
+    payment
 }
 
 /// Returns the distinct payment hashes of the events of `kind` that node `index` received.
