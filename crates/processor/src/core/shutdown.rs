@@ -6,7 +6,8 @@
 //!    rejected stays pending in LDK and is handed out again after the next start);
 //! 2. disconnect every peer, so no peer message changes the ChannelManager afterwards;
 //! 3. write the ChannelManager, always, retrying per the retry policy;
-//! 4. write the network graph, then the scorer, once each;
+//! 4. write the network graph, then the scorer, once each, then persist the
+//!    LiquidityManager;
 //! 5. wait for the event worker to leave the user's handler, up to the shutdown timeout;
 //! 6. if the worker left and that changed the ChannelManager, write it again.
 //!
@@ -36,7 +37,7 @@ pub(super) enum Phase {
 pub(super) enum StopStep {
     /// Write the ChannelManager, always, with retries.
     FinalManagerWrite,
-    /// Write the network graph and the scorer, once each.
+    /// Write the network graph and the scorer, once each, and persist the LiquidityManager.
     FinalOtherWrites,
     /// Wait for the event worker to leave the user's handler.
     AwaitWorker { deadline: Instant },
@@ -110,6 +111,7 @@ impl Core {
                     self.persist_graph();
                 }
                 self.persist_scorer(now);
+                self.persist_liquidity();
                 let deadline = now + self.config.shutdown_timeout;
                 self.set_stop_step(StopStep::AwaitWorker { deadline });
                 None

@@ -38,7 +38,7 @@ const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 ///   the OutputSweeper, writes the LiquidityManager and processes HTLC forwards;
 /// - disconnects all peers after a suspended process resumes;
 /// - on [`stop`](Self::stop) or drop, disconnects all peers and writes the ChannelManager,
-///   the network graph and the scorer one last time.
+///   the network graph and the scorer one last time, and persists the LiquidityManager.
 ///
 /// The thread sleeps until the next job is due, an LDK component signals work, or `stop()`
 /// is called; it never polls.
@@ -233,8 +233,8 @@ impl BackgroundProcessor {
 
     /// Stops the processor and waits for its final writes.
     ///
-    /// Returns as soon as the ChannelManager, the network graph and the scorer are written
-    /// and the event handler has returned. Nothing is written after it returns.
+    /// Returns as soon as the ChannelManager, the network graph, the scorer and the
+    /// LiquidityManager are written and the event handler has returned. Nothing is written after it returns.
     ///
     /// # Errors
     ///

@@ -345,6 +345,36 @@ fn stop_makes_final_writes_in_order() {
 }
 
 #[test]
+fn stop_persists_liquidity_manager_last() {
+    // The stop sequence used to end with the scorer, leaving LiquidityManager changes made
+    // since its last signal unwritten.
+    let node = Node::new(Optional {
+        gossip: Some(GossipKind::P2p),
+        scorer: true,
+        liquidity: true,
+        ..Optional::default()
+    });
+    let mut core = node.core(config());
+    turn(&mut core, &node);
+    node.trace.take();
+
+    core.request_stop();
+    let step = core.turn(node.now());
+
+    assert!(matches!(step, Step::Finished(Ok(()))), "{step:?}");
+    assert_eq!(
+        node.trace.entries(),
+        [
+            "pm.disconnect",
+            "write manager v0 []",
+            "write network_graph",
+            "write scorer",
+            "liquidity.persist"
+        ]
+    );
+}
+
+#[test]
 fn idle_day_keeps_registrations_bounded() {
     let node = Node::new(Optional {
         messenger: true,

@@ -107,8 +107,8 @@ impl TokioProcessor {
 
     /// Stops the processor and waits for its final writes.
     ///
-    /// Returns once the ChannelManager, the network graph and the scorer are written and the
-    /// event handler has returned. Nothing is written after it returns.
+    /// Returns once the ChannelManager, the network graph, the scorer and the LiquidityManager
+    /// are written and the event handler has returned. Nothing is written after it returns.
     ///
     /// # Errors
     ///

@@ -257,8 +257,15 @@ impl Driver {
 
     /// Awaits the work still in flight when the core finished, such as the final graph and
     /// scorer writes, so that nothing is written after the run future returns.
+    ///
+    /// A final LiquidityManager persist requested while an earlier one was in flight starts
+    /// once that one completed.
     async fn finish_work(&self, core: &mut Core, in_flight: &mut InFlight) {
-        while !in_flight.is_empty() {
+        loop {
+            self.start_work(core, in_flight);
+            if in_flight.is_empty() {
+                return;
+            }
             let done = in_flight.completed().await;
             self.record_done(core, done);
         }

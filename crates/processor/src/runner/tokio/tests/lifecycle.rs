@@ -115,6 +115,61 @@ async fn stop_right_after_change_writes_newest_state() {
     );
 }
 
+/// An async LiquidityManager that records each persist in the trace.
+struct RecordingLiquidity {
+    source: Arc<crate::testing::EventSource>,
+    trace: crate::testing::Trace,
+}
+
+impl crate::runner::tokio::AsyncLiquidityDriver for RecordingLiquidity {
+    fn register_wake(&self, callback: crate::components::WakeCallback) {
+        self.source
+            .notifier
+            .get_future()
+            .register_callback(Box::new(callback));
+    }
+
+    fn persist_async(self: Arc<Self>) -> crate::runner::tokio::LiquidityPersistFuture {
+        Box::pin(async move {
+            self.trace.push("liquidity.persist");
+            Ok(true)
+        })
+    }
+}
+
+#[tokio::test]
+async fn stop_persists_liquidity_manager_last() {
+    // The stop sequence used to end with the scorer, leaving LiquidityManager changes made
+    // since its last signal unwritten.
+    let mut rig = Rig::new();
+    let liquidity = Arc::new(RecordingLiquidity {
+        source: Arc::clone(&rig.node.liquidity),
+        trace: rig.node.trace.clone(),
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .liquidity_manager(liquidity)
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+    rig.node.trace.take();
+
+    within("stop returns", processor.stop())
+        .await
+        .expect("stops cleanly");
+
+    assert_eq!(
+        rig.node.trace.entries(),
+        [
+            "pm.disconnect",
+            "issue manager",
+            "write manager v0 []",
+            "liquidity.persist"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn dropping_handle_stops_after_final_writes() {
     let mut rig = Rig::new();
