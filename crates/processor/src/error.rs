@@ -26,11 +26,11 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The user's event handler or an observer panicked; the event will be handed out again.
-    #[error("event handler panicked on a {event_kind} event: {message} (fix the handler, then start a new processor)")]
+    #[error("panic while handling a {event_kind} event: {message} (fix the handler or observer, then start a new processor)")]
     HandlerPanicked {
         /// The kind of the event being handled, such as `PaymentClaimable`.
         event_kind: &'static str,
-        /// The panic message.
+        /// Which code panicked, the handler or an observer, and the panic message.
         message: String,
     },
     /// The final writes were made, but the user's event handler was still running when the

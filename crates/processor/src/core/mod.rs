@@ -342,20 +342,19 @@ impl Core {
     }
 
     fn check_dispatch_failure(&self) -> Result<(), Error> {
-        match self.pump.failure() {
-            Some(vigil_events::DispatchError::HandlerPanicked {
-                event_kind,
-                message,
-            }) => Err(Error::HandlerPanicked {
-                event_kind,
-                message,
-            }),
-            Some(other) => Err(Error::HandlerPanicked {
-                event_kind: "unknown",
-                message: other.to_string(),
-            }),
-            None => Ok(()),
-        }
+        let Some(failure) = self.pump.failure() else {
+            return Ok(());
+        };
+        let message = match &failure {
+            vigil_events::DispatchError::ObserverPanicked {
+                position, message, ..
+            } => format!("observer {position} panicked: {message}"),
+            other => format!("handler panicked: {}", other.message()),
+        };
+        Err(Error::HandlerPanicked {
+            event_kind: failure.event_kind(),
+            message,
+        })
     }
 
     fn process_forwards(&mut self, now: Instant) {

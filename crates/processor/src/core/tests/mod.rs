@@ -2,6 +2,7 @@
 //! `crate::testing`.
 
 mod duties;
+mod failures;
 mod field;
 mod proptests;
 
