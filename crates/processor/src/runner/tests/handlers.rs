@@ -1,0 +1,259 @@
+//! The user's handler against the processor thread: slow, stuck, panicking, or called under
+//! a component's lock.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lightning::events::{Event, ReplayEvent};
+
+use super::{config, on_thread, Rig, FAILURE_TIMEOUT};
+use crate::components::{MockChainMonitorDriver, MockPeerManagerDriver};
+use crate::error::Error;
+use crate::runner::thread::BackgroundProcessor;
+use crate::testing::{event, label, Node, Optional};
+
+/// Releases a blocked handler when dropped, also when a test fails, so that dropping the
+/// processor does not wait for it.
+struct Release(std::sync::mpsc::SyncSender<()>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = self.0.try_send(());
+    }
+}
+
+/// A handler that blocks on each event until released, and reports when it entered.
+struct BlockingHandler {
+    trace: crate::testing::Trace,
+    entered: Mutex<std::sync::mpsc::SyncSender<()>>,
+    release: Mutex<Receiver<()>>,
+}
+
+#[test]
+fn slow_handler_does_not_delay_write() {
+    let rig = Rig::new();
+    let (entered_sender, entered) = sync_channel(1);
+    let (release_sender, release) = sync_channel(1);
+    let blocking = Arc::new(BlockingHandler {
+        trace: rig.node.trace.clone(),
+        entered: Mutex::new(entered_sender),
+        release: Mutex::new(release),
+    });
+    let handler = move |event: Event| -> Result<(), ReplayEvent> {
+        blocking.trace.push(format!("handle {}", label(&event)));
+        blocking.entered.lock().unwrap().send(()).unwrap();
+        blocking.release.lock().unwrap().recv().unwrap();
+        Ok(())
+    };
+    let processor = rig.start(handler, config());
+    let _release = Release(release_sender);
+    assert_eq!(rig.next_write(), "manager");
+    rig.node.manager.queue(event('S'));
+    assert_eq!(rig.next_write(), "manager", "the write the event waits for");
+    entered
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("the handler runs");
+
+    // A change while the handler blocks is written without waiting for it.
+    rig.node.manager.change();
+    assert_eq!(rig.next_write(), "manager");
+    assert_eq!(rig.node.store.value("manager").as_deref(), Some("v2 [S]"));
+
+    drop(_release);
+    on_thread(move || processor.stop()).expect("stops cleanly");
+}
+
+#[test]
+fn stuck_handler_times_out_stop() {
+    let rig = Rig::new();
+    let (entered_sender, entered) = sync_channel(1);
+    let (release_sender, release) = sync_channel(1);
+    let blocking = Arc::new(BlockingHandler {
+        trace: rig.node.trace.clone(),
+        entered: Mutex::new(entered_sender),
+        release: Mutex::new(release),
+    });
+    let handler = move |event: Event| -> Result<(), ReplayEvent> {
+        blocking.trace.push(format!("handle {}", label(&event)));
+        blocking.entered.lock().unwrap().send(()).unwrap();
+        blocking.release.lock().unwrap().recv().unwrap();
+        Ok(())
+    };
+    let processor = rig.start(handler, config());
+    let _release = Release(release_sender);
+    rig.node.manager.queue(event('S'));
+    entered
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("the handler runs");
+    rig.wait_for_idle(Duration::from_secs(1));
+    rig.node.trace.take();
+
+    let (result_sender, result) = sync_channel(1);
+    std::thread::spawn(move || {
+        let _ = result_sender.send(processor.stop());
+    });
+    let deadline = rig.wait_for_idle(Duration::from_secs(30));
+    rig.node.clock.advance(deadline - rig.node.now());
+    let result = result.recv_timeout(FAILURE_TIMEOUT).expect("stop returned");
+
+    assert!(
+        matches!(result, Err(Error::ShutdownTimeout { waited }) if waited == Duration::from_secs(30)),
+        "{result:?}"
+    );
+    let entries = rig.node.trace.entries();
+    let disconnect = entries
+        .iter()
+        .position(|e| e == "pm.disconnect")
+        .expect("peers disconnected");
+    assert_eq!(
+        entries[disconnect..],
+        ["pm.disconnect", "write manager v1 [S]"]
+    );
+    // The stored state still contains the unfinished event, so the next start hands it out.
+    assert_eq!(rig.node.store.value("manager").as_deref(), Some("v1 [S]"));
+}
+
+#[test]
+fn handler_panic_stops_processor() {
+    let rig = Rig::new();
+    let handler = |event: Event| -> Result<(), ReplayEvent> {
+        if label(&event) == 'P' {
+            panic!("handler bug");
+        }
+        Ok(())
+    };
+    let processor = rig.start(handler, config());
+    rig.node.manager.queue(event('P'));
+
+    let error = on_thread(move || processor.join()).expect_err("the panic ended the processor");
+
+    match error {
+        Error::HandlerPanicked {
+            event_kind,
+            message,
+        } => {
+            assert_eq!(event_kind, "PaymentFailed");
+            assert!(message.contains("handler bug"), "{message}");
+        }
+        other => panic!("expected a handler panic, got {other:?}"),
+    }
+    assert_eq!(
+        rig.node.store.value("manager").as_deref(),
+        Some("v1 [P]"),
+        "final write made, with the event still pending"
+    );
+}
+
+#[test]
+fn locked_source_does_not_deadlock() {
+    // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
+    // while waiting for a write, and the processor needed that lock to reach the write.
+    let node = Node::new(Optional::default());
+    let monitors = Arc::new(parking_lot::Mutex::new(()));
+    // Whether the processor thread is inside `PeerManager::process_events`, waiting for
+    // the monitors lock or holding it.
+    let in_peers = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+
+    let mut monitor = MockChainMonitorDriver::new();
+    let (source, lock) = (Arc::clone(&node.monitor), Arc::clone(&monitors));
+    monitor
+        .expect_process_pending_events()
+        .returning(move |handler| {
+            let _monitors = lock.lock();
+            let events: Vec<Event> = source.pending.lock().iter().cloned().collect();
+            let mut handled = 0;
+            for event in events {
+                if handler.handle_event(event).is_err() {
+                    source.notifier.notify();
+                    break;
+                }
+                handled += 1;
+            }
+            source.pending.lock().drain(..handled);
+        });
+    let source = Arc::clone(&node.monitor);
+    monitor.expect_register_wake().returning(move |callback| {
+        source
+            .notifier
+            .get_future()
+            .register_callback(Box::new(callback))
+    });
+    monitor.expect_rebroadcast_pending_claims().return_const(());
+    monitor
+        .expect_archive_fully_resolved_channel_monitors()
+        .return_const(());
+
+    let mut peers = MockPeerManagerDriver::new();
+    let lock = Arc::clone(&monitors);
+    let inside = Arc::clone(&in_peers);
+    peers.expect_process_events().returning(move || {
+        *inside.0.lock() = true;
+        inside.1.notify_all();
+        drop(lock.lock());
+        *inside.0.lock() = false;
+    });
+    peers.expect_timer_tick_occurred().return_const(());
+    peers.expect_disconnect_all_peers().return_const(());
+
+    // The first monitor event changes the ChannelManager once the processor waits for the
+    // monitors lock, so the second event finds a write owed that the processor cannot make
+    // until the lock is released.
+    let manager = Arc::clone(&node.manager);
+    let trace = node.trace.clone();
+    let handler = move |event: Event| -> Result<(), ReplayEvent> {
+        if label(&event) == '1' {
+            manager.change();
+            let mut inside = in_peers.0.lock();
+            while !*inside {
+                let waited = in_peers.1.wait_for(&mut inside, FAILURE_TIMEOUT);
+                assert!(!waited.timed_out(), "the processor reached the PeerManager");
+            }
+            drop(inside);
+            manager.change();
+        }
+        trace.push(format!("handle {}", label(&event)));
+        Ok(())
+    };
+    let (handled_sender, handled) = sync_channel(16);
+    let handler = move |event: Event| {
+        let is_last = label(&event) == '2';
+        let outcome = handler(event);
+        if is_last && outcome.is_ok() {
+            let _ = handled_sender.try_send(());
+        }
+        outcome
+    };
+
+    let processor = BackgroundProcessor::builder(
+        node.store.clone(),
+        handler,
+        Arc::new(monitor),
+        Arc::new(node.channel_manager_mock()),
+        Arc::new(peers),
+        node.logger.clone(),
+    )
+    .clock(Arc::new(node.clock.clone()))
+    .config(config())
+    .start()
+    .expect("the processor starts");
+    node.monitor.push(event('1'));
+    node.monitor.push(event('2'));
+
+    handled
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("both monitor events were handled");
+    on_thread(move || processor.stop()).expect("stops cleanly");
+
+    let entries = node.trace.entries();
+    let second_event = entries.iter().position(|e| e == "handle 2");
+    let write = entries.iter().position(|e| e == "write manager v2 []");
+    assert!(
+        write.is_some(),
+        "the change made by event 1 was written: {entries:?}"
+    );
+    assert!(
+        write < second_event,
+        "the write came before event 2: {entries:?}"
+    );
+}
