@@ -40,8 +40,9 @@ pub enum Error {
         /// How long the processor waited for the handler.
         waited: Duration,
     },
-    /// The processor's own thread panicked, for example inside a component.
-    #[error("processor thread panicked: {message}")]
+    /// A thread or task of the processor panicked outside the user's handler, for example
+    /// inside a component.
+    #[error("processor panicked: {message} (check the component named in the message, then start a new processor)")]
     ProcessorPanicked {
         /// The panic message.
         message: String,

@@ -107,6 +107,8 @@ pub(crate) struct WorkerLink {
     pub(crate) signal: Signal,
     pub(crate) stop: AtomicBool,
     pub(crate) done: AtomicBool,
+    /// The message of a panic that ended the worker, recorded before `done` is set.
+    panic: parking_lot::Mutex<Option<String>>,
 }
 
 impl WorkerLink {
@@ -115,7 +117,13 @@ impl WorkerLink {
             signal: Signal::new(),
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
+            panic: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Records the message of a panic that ended the worker outside the user's handler.
+    pub(crate) fn record_panic(&self, message: String) {
+        self.panic.lock().get_or_insert(message);
     }
 }
 
@@ -300,6 +308,7 @@ impl Core {
             self.dispatch_inline(now)?;
         }
         self.check_dispatch_failure()?;
+        self.check_worker()?;
         if self.wakes.take_fired(WakeKind::Liquidity) {
             self.persist_liquidity();
         }
@@ -355,6 +364,23 @@ impl Core {
             event_kind: failure.event_kind(),
             message,
         })
+    }
+
+    /// Returns an error when the event worker ended although no stop was requested, so
+    /// that no event would be handed out any more.
+    fn check_worker(&self) -> Result<(), Error> {
+        let Some(link) = &self.worker else {
+            return Ok(());
+        };
+        if !link.done.load(Ordering::Acquire) || link.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let cause = link.panic.lock().clone();
+        let message = match cause {
+            Some(message) => format!("event worker panicked: {message}"),
+            None => "event worker ended before a stop was requested".to_owned(),
+        };
+        Err(Error::ProcessorPanicked { message })
     }
 
     fn process_forwards(&mut self, now: Instant) {

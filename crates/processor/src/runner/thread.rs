@@ -342,8 +342,11 @@ fn spawn_worker(
 }
 
 /// Hands out events whenever a source signals, until the core requests a stop.
+///
+/// A panic outside the user's handler, which the dispatcher does not catch, is recorded in
+/// `link`, so that the core stops with it instead of running on without an event worker.
 fn run_worker(pump: &EventPump, link: &WorkerLink, clock: &dyn Clock, processor: &Signal) {
-    // Marks the worker done and wakes the processor on every exit, a panic included.
+    // Marks the worker done and wakes the processor on every exit, after a panic was recorded.
     struct Done<'a>(&'a WorkerLink, &'a Signal);
     impl Drop for Done<'_> {
         fn drop(&mut self) {
@@ -353,6 +356,15 @@ fn run_worker(pump: &EventPump, link: &WorkerLink, clock: &dyn Clock, processor:
     }
     let _done = Done(link, processor);
 
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        worker_loop(pump, link, clock, processor);
+    }));
+    if let Err(payload) = outcome {
+        link.record_panic(panic_message(payload.as_ref()));
+    }
+}
+
+fn worker_loop(pump: &EventPump, link: &WorkerLink, clock: &dyn Clock, processor: &Signal) {
     while !link.stop.load(Ordering::Acquire) {
         let round = pump.dispatch_all();
 

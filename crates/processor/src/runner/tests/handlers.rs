@@ -257,3 +257,57 @@ fn locked_source_does_not_deadlock() {
         "the write came before event 2: {entries:?}"
     );
 }
+
+#[test]
+fn worker_panic_stops_processor() {
+    // A panic in a component's event processing, outside the user's handler, used to end
+    // the event thread silently while the processor thread kept running.
+    let node = Node::new(Optional::default());
+    let mut monitor = MockChainMonitorDriver::new();
+    let source = Arc::clone(&node.monitor);
+    monitor
+        .expect_process_pending_events()
+        .returning(move |_handler| {
+            if !source.pending.lock().is_empty() {
+                panic!("monitor bug");
+            }
+        });
+    let source = Arc::clone(&node.monitor);
+    monitor.expect_register_wake().returning(move |callback| {
+        source
+            .notifier
+            .get_future()
+            .register_callback(Box::new(callback))
+    });
+    monitor.expect_rebroadcast_pending_claims().return_const(());
+    monitor
+        .expect_archive_fully_resolved_channel_monitors()
+        .return_const(());
+    let processor = BackgroundProcessor::builder(
+        node.store.clone(),
+        node.recording_handler(),
+        Arc::new(monitor),
+        Arc::new(node.channel_manager_mock()),
+        Arc::new(node.peer_manager_mock(|| {})),
+        node.logger.clone(),
+    )
+    .clock(Arc::new(node.clock.clone()))
+    .config(config())
+    .start()
+    .expect("the processor starts");
+    node.monitor.push(event('M'));
+
+    let error = on_thread(move || processor.join()).expect_err("the panic ended the processor");
+
+    match error {
+        Error::ProcessorPanicked { message } => {
+            assert!(message.contains("monitor bug"), "{message}");
+        }
+        other => panic!("expected a processor panic, got {other:?}"),
+    }
+    assert_eq!(
+        node.trace.entries().last().map(String::as_str),
+        Some("write manager v0 []"),
+        "the final write was made"
+    );
+}

@@ -1,8 +1,11 @@
 //! The event task: hands out the events of the ChannelManager, the ChainMonitor and the
 //! OnionMessenger through their `process_pending_events_async`, each event behind the gate.
 
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use lightning::events::{Event, ReplayEvent};
 use vigil_events::AsyncDispatcher;
@@ -13,6 +16,7 @@ use super::sources::{
     OnionMessengerEvents,
 };
 use crate::core::{AsyncGate, EventPump, WorkerLink};
+use crate::error::panic_message;
 use crate::stats::{EventSource, StatsRecorder};
 
 /// The user's async event handler behind a box, so that the processor has no type parameter.
@@ -41,8 +45,25 @@ pub(crate) struct EventTask {
 }
 
 impl EventTask {
+    /// Runs [`run`](Self::run), and records a panic outside the user's handler, which the
+    /// dispatcher does not catch, so that the core stops with it.
+    pub(crate) async fn run_recording_panic(self: Arc<Self>) {
+        let link = Arc::clone(&self.link);
+        let mut run = std::pin::pin!(self.run());
+        std::future::poll_fn(move |context| {
+            match panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(context))) {
+                Ok(poll) => poll,
+                Err(payload) => {
+                    link.record_panic(panic_message(payload.as_ref()));
+                    Poll::Ready(())
+                }
+            }
+        })
+        .await;
+    }
+
     /// Hands out events whenever a source signals, until the core tells it to stop.
-    pub(crate) async fn run(self: Arc<Self>) {
+    async fn run(self: Arc<Self>) {
         // Marks the task done and wakes the core on every exit, a drop of the future included.
         struct Done<'a>(&'a WorkerLink, &'a Signal);
         impl Drop for Done<'_> {

@@ -166,7 +166,7 @@ impl AsyncProcessor {
             // The event task ends on its own once the core signals it to stop. A task stuck
             // in the user's handler past the shutdown timeout is left to finish, as the
             // thread runner leaves its event thread.
-            drop(tokio::spawn(events.run()));
+            drop(tokio::spawn(events.run_recording_panic()));
             driver.drive(core).await
         }
     }

@@ -435,3 +435,77 @@ where
         >,
     >();
 }
+
+/// A ChainMonitor whose async event processing panics once an event is pending.
+struct PanickingMonitor {
+    mock: crate::components::MockChainMonitorDriver,
+    events: Arc<crate::testing::EventSource>,
+}
+
+impl crate::components::ChainMonitorDriver for PanickingMonitor {
+    fn process_pending_events(&self, handler: &dyn lightning::events::EventHandler) {
+        self.mock.process_pending_events(handler);
+    }
+    fn register_wake(&self, callback: crate::components::WakeCallback) {
+        self.mock.register_wake(callback);
+    }
+    fn rebroadcast_pending_claims(&self) {
+        self.mock.rebroadcast_pending_claims();
+    }
+    fn archive_fully_resolved_channel_monitors(&self) {
+        self.mock.archive_fully_resolved_channel_monitors();
+    }
+}
+
+impl crate::runner::tokio::ChainMonitorEvents for PanickingMonitor {
+    fn process_pending_events_async<'a>(
+        &'a self,
+        _handler: &'a crate::runner::tokio::AsyncEventHandler,
+    ) -> crate::runner::tokio::EventsFuture<'a> {
+        Box::pin(async move {
+            if !self.events.pending.lock().is_empty() {
+                panic!("monitor bug");
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn event_task_panic_stops_processor() {
+    // A panic in a component's event processing, outside the user's handler, used to end
+    // the event task silently while the processor kept running.
+    let rig = Rig::new();
+    let monitor = Arc::new(PanickingMonitor {
+        mock: rig.node.chain_monitor_mock(),
+        events: Arc::clone(&rig.node.monitor),
+    });
+    let processor = BackgroundProcessor::async_builder(
+        Arc::clone(&rig.store),
+        rig.recording_handler(),
+        monitor,
+        Arc::clone(&rig.manager),
+        Arc::clone(&rig.peers),
+        Arc::clone(&rig.node.logger),
+    )
+    .clock(Arc::new(rig.clock.clone()))
+    .config(config())
+    .spawn()
+    .expect("spawns");
+    rig.node.monitor.push(event('M'));
+
+    let error = within("the processor ends", processor.join())
+        .await
+        .expect_err("the panic ended the processor");
+
+    match error {
+        Error::ProcessorPanicked { message } => {
+            assert!(message.contains("monitor bug"), "{message}");
+        }
+        other => panic!("expected a processor panic, got {other:?}"),
+    }
+    assert_eq!(
+        rig.node.trace.entries().last().map(String::as_str),
+        Some("write manager v0 []"),
+        "the final write was made"
+    );
+}
