@@ -80,7 +80,10 @@ impl Gossip {
     }
 
     /// Returns the driver and the graph observer, for a builder of another runner.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used only by the async runner")
+    )]
     pub(crate) fn into_parts(self) -> GossipParts {
         (self.driver, self.observer)
     }

@@ -71,7 +71,7 @@ mod tests {
 
     // The processor keeps every component as `Arc<dyn ...>`; this fails to build if a trait
     // stops being object safe.
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "a compile-time check, never called")]
     fn takes_required(
         _: Arc<dyn ChannelManagerDriver>,
         _: Arc<dyn PeerManagerDriver>,
@@ -80,7 +80,7 @@ mod tests {
     ) {
     }
 
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "a compile-time check, never called")]
     fn takes_optional(
         _: Arc<dyn GossipDriver>,
         _: Arc<dyn ScorerDriver>,

@@ -43,7 +43,10 @@ pub(crate) struct WriteTicket {
 }
 
 /// A write issued to the async store, for the runner to poll.
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#[cfg_attr(
+    not(feature = "tokio"),
+    allow(dead_code, reason = "used only by the async runner")
+)]
 pub(crate) struct StartedWrite {
     pub(crate) ticket: WriteTicket,
     pub(crate) future: WriteFuture,
@@ -58,7 +61,10 @@ pub(super) struct DeferredWrites {
     liquidity_requested: AtomicBool,
 }
 
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#[cfg_attr(
+    not(feature = "tokio"),
+    allow(dead_code, reason = "used only by the async runner")
+)]
 impl Core {
     /// Sends every later write to `store` instead of the blocking store; the caller polls
     /// them from [`take_started_writes`](Self::take_started_writes).

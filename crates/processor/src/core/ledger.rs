@@ -129,13 +129,19 @@ impl ManagerLedger {
         self.notify_listener();
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used only by the async runner")
+    )]
     /// Sets the callback run after every completed write and on close.
     pub(crate) fn set_listener(&self, listener: Listener) {
         *self.listener.lock() = Some(listener);
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used only by the async runner")
+    )]
     /// Takes LDK's flag as the gate does, and returns the generation a write must complete
     /// before the next event may be handed out, or `None` when it may go now.
     ///
@@ -154,7 +160,10 @@ impl ManagerLedger {
         Ok((state.written < state.owed).then_some(state.owed))
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used only by the async runner")
+    )]
     /// Returns whether a write that completes `generation` has succeeded.
     ///
     /// # Errors

@@ -1,6 +1,6 @@
 //! The stop sequence.
 //!
-//! On `stop()`, on drop, or after a handler panic, the core stops in this order:
+//! On `stop()`, on drop, or after a panic, the core stops in this order:
 //!
 //! 1. close the event gate, so no event is handed out from now on (an event that is
 //!    rejected stays pending in LDK and is handed out again after the next start);
@@ -92,61 +92,81 @@ impl Core {
         match step {
             StopStep::FinalManagerWrite => {
                 let generation = self.ledger.claim_forced(&*self.components.channel_manager);
-                match self.write_manager(generation, now) {
-                    Ok(WriteOutcome::Written) => {
-                        self.set_stop_step(StopStep::FinalOtherWrites);
-                        None
-                    }
-                    Ok(WriteOutcome::RetryAt(at)) => Some(at),
-                    // `complete_write` moves on to the next step once it is written.
-                    Ok(WriteOutcome::Started) => Some(self.in_flight_wait(now)),
-                    Err(error) => {
-                        self.end_stop(Err(error));
-                        None
-                    }
-                }
+                let outcome = self.write_manager(generation, now);
+                self.follow_stop_write(outcome, now, Some(StopStep::FinalOtherWrites))
             }
             StopStep::FinalOtherWrites => {
-                if self.graph_is_writable() {
-                    self.persist_graph();
-                }
-                self.persist_scorer(now);
-                self.persist_liquidity();
-                let deadline = now + self.config.shutdown_timeout;
-                self.set_stop_step(StopStep::AwaitWorker { deadline });
+                self.final_other_writes(now);
                 None
             }
-            StopStep::AwaitWorker { deadline } => {
-                if self.worker_is_done() {
-                    self.set_stop_step(StopStep::Rewrite);
-                    None
-                } else if now >= deadline {
-                    lightning::log_error!(
-                        self.logger,
-                        "Event handler still running {:?} after stop; the unfinished event will be handed out again on the next start",
-                        self.config.shutdown_timeout
-                    );
-                    let waited = self.config.shutdown_timeout;
-                    self.end_stop(Err(Error::ShutdownTimeout { waited }));
-                    None
-                } else {
-                    Some(deadline)
-                }
-            }
+            StopStep::AwaitWorker { deadline } => self.await_worker(deadline, now),
             StopStep::Rewrite => {
                 let outcome = match self.ledger.claim(&*self.components.channel_manager) {
                     Some(generation) => self.write_manager(generation, now),
                     None => Ok(WriteOutcome::Written),
                 };
-                match outcome {
-                    Ok(WriteOutcome::Written) => self.end_stop(Ok(())),
-                    Ok(WriteOutcome::RetryAt(at)) => return Some(at),
-                    Ok(WriteOutcome::Started) => return Some(self.in_flight_wait(now)),
-                    Err(error) => self.end_stop(Err(error)),
+                self.follow_stop_write(outcome, now, None)
+            }
+        }
+    }
+
+    /// Moves on after a ChannelManager write of the stop sequence: to `next` once it is
+    /// written, or to the end of the stop when `next` is `None`. Returns an instant to wait
+    /// for while the write is retried or in flight.
+    fn follow_stop_write(
+        &mut self,
+        outcome: Result<WriteOutcome, Error>,
+        now: Instant,
+        next: Option<StopStep>,
+    ) -> Option<Instant> {
+        match outcome {
+            Ok(WriteOutcome::Written) => {
+                match next {
+                    Some(step) => self.set_stop_step(step),
+                    None => self.end_stop(Ok(())),
                 }
                 None
             }
+            Ok(WriteOutcome::RetryAt(at)) => Some(at),
+            // `complete_write` records the result, and the next turn goes on from there.
+            Ok(WriteOutcome::Started) => Some(self.in_flight_wait(now)),
+            Err(error) => {
+                self.end_stop(Err(error));
+                None
+            }
         }
+    }
+
+    /// Writes the network graph and the scorer and persists the LiquidityManager, then
+    /// starts the wait for the event worker.
+    fn final_other_writes(&mut self, now: Instant) {
+        if self.graph_is_writable() {
+            self.persist_graph();
+        }
+        self.persist_scorer(now);
+        self.persist_liquidity();
+        let deadline = now + self.config.shutdown_timeout;
+        self.set_stop_step(StopStep::AwaitWorker { deadline });
+    }
+
+    /// Goes on once the event worker left the user's handler, or ends the stop with
+    /// [`Error::ShutdownTimeout`] at `deadline`; returns the instant to wait for meanwhile.
+    fn await_worker(&mut self, deadline: Instant, now: Instant) -> Option<Instant> {
+        if self.worker_is_done() {
+            self.set_stop_step(StopStep::Rewrite);
+            return None;
+        }
+        if now < deadline {
+            return Some(deadline);
+        }
+        lightning::log_error!(
+            self.logger,
+            "Event handler still running {:?} after stop; the unfinished event will be handed out again on the next start",
+            self.config.shutdown_timeout
+        );
+        let waited = self.config.shutdown_timeout;
+        self.end_stop(Err(Error::ShutdownTimeout { waited }));
+        None
     }
 
     pub(super) fn set_stop_step(&mut self, next: StopStep) {

@@ -145,22 +145,17 @@ fn handler_panic_stops_processor() {
     );
 }
 
-#[test]
-fn locked_source_does_not_deadlock() {
-    // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
-    // while waiting for a write, and the processor needed that lock to reach the write.
-    let node = Node::new(Optional::default());
-    let monitors = Arc::new(parking_lot::Mutex::new(()));
-    // Whether the processor thread is inside `PeerManager::process_events`, waiting for
-    // the monitors lock or holding it.
-    let in_peers = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+/// The processor thread's position: whether it is inside `PeerManager::process_events`.
+type InPeers = Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>;
 
+/// Returns a ChainMonitor that locks `monitors` while it calls the handler, as LDK's does.
+fn locking_monitor(node: &Node, monitors: Arc<parking_lot::Mutex<()>>) -> MockChainMonitorDriver {
     let mut monitor = MockChainMonitorDriver::new();
-    let (source, lock) = (Arc::clone(&node.monitor), Arc::clone(&monitors));
+    let source = Arc::clone(&node.monitor);
     monitor
         .expect_process_pending_events()
         .returning(move |handler| {
-            let _monitors = lock.lock();
+            let _monitors = monitors.lock();
             let events: Vec<Event> = source.pending.lock().iter().cloned().collect();
             let mut handled = 0;
             for event in events {
@@ -183,18 +178,39 @@ fn locked_source_does_not_deadlock() {
     monitor
         .expect_archive_fully_resolved_channel_monitors()
         .return_const(());
+    monitor
+}
 
+/// Returns a PeerManager whose `process_events` takes `monitors`, and reports in `in_peers`
+/// while it is inside.
+fn peers_taking_lock(
+    monitors: Arc<parking_lot::Mutex<()>>,
+    in_peers: InPeers,
+) -> MockPeerManagerDriver {
     let mut peers = MockPeerManagerDriver::new();
-    let lock = Arc::clone(&monitors);
-    let inside = Arc::clone(&in_peers);
     peers.expect_process_events().returning(move || {
-        *inside.0.lock() = true;
-        inside.1.notify_all();
-        drop(lock.lock());
-        *inside.0.lock() = false;
+        *in_peers.0.lock() = true;
+        in_peers.1.notify_all();
+        drop(monitors.lock());
+        *in_peers.0.lock() = false;
     });
     peers.expect_timer_tick_occurred().return_const(());
     peers.expect_disconnect_all_peers().return_const(());
+    peers
+}
+
+#[test]
+fn locked_source_does_not_deadlock() {
+    // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
+    // while waiting for a write, and the processor needed that lock to reach the write.
+    let node = Node::new(Optional::default());
+    let monitors = Arc::new(parking_lot::Mutex::new(()));
+    // Whether the processor thread is inside `PeerManager::process_events`, waiting for
+    // the monitors lock or holding it.
+    let in_peers: InPeers = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+
+    let monitor = locking_monitor(&node, Arc::clone(&monitors));
+    let peers = peers_taking_lock(Arc::clone(&monitors), Arc::clone(&in_peers));
 
     // The first monitor event changes the ChannelManager once the processor waits for the
     // monitors lock, so the second event finds a write owed that the processor cannot make

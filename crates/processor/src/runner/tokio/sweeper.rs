@@ -24,6 +24,11 @@ pub type SweepFuture = Pin<Box<dyn Future<Output = Result<(), ()>> + Send>>;
 /// Implemented for LDK's async `OutputSweeper<..>`, which writes through its async `KVStore`.
 pub trait AsyncSweeperDriver: Send + Sync {
     /// Regenerates and broadcasts the spending transaction of tracked outputs when needed.
+    ///
+    /// # Errors
+    ///
+    /// The future returns `Err(())` when the sweeper could not build or persist its spend;
+    /// it tries again on its next run.
     fn regenerate_and_broadcast_spend_async(self: Arc<Self>) -> SweepFuture;
 }
 

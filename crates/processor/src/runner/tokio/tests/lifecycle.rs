@@ -403,7 +403,7 @@ async fn stuck_handler_times_out_stop() {
 
 /// Fails to build if LDK's own ChannelManager, ChainMonitor and OnionMessenger stop
 /// implementing the async event traits, with futures that are `Send`.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "a compile-time check, never called")]
 fn ldk_types_implement_event_traits<M, T, F, L, P>()
 where
     M: lightning::chain::Watch<lightning::sign::InMemorySigner> + Send + Sync + 'static,
