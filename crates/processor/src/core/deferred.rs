@@ -130,6 +130,11 @@ impl Core {
         }
     }
 
+    /// Returns whether the core is running, neither stopping nor finished.
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running)
+    }
+
     /// Returns the configured suspend threshold, which caps the waits of a mobile runner.
     pub(crate) fn suspend_threshold(&self) -> Option<Duration> {
         self.config.suspend_threshold

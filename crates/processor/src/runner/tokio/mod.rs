@@ -211,18 +211,23 @@ impl Driver {
     }
 
     /// Takes the writes the turn issued, and starts a LiquidityManager persist or a sweep if
-    /// one was requested and none is in flight.
+    /// one was requested and none is in flight. No sweep starts once the core is stopping.
     fn start_work(&self, core: &Core, in_flight: &mut InFlight) {
         in_flight.extend(core.take_started_writes());
-        if let Some(liquidity) = &self.liquidity {
-            if !in_flight.has_liquidity() && core.take_liquidity_request() {
-                in_flight.set_liquidity(Arc::clone(liquidity).persist_async());
-            }
-        }
-        if let Some(sweeper) = &self.sweeper {
+        self.start_liquidity(core, in_flight);
+        if let Some(sweeper) = self.sweeper.as_ref().filter(|_| core.is_running()) {
             if !in_flight.has_sweep() && sweeper.requests.take_request() {
                 let sweep = Arc::clone(&sweeper.driver).regenerate_and_broadcast_spend_async();
                 in_flight.set_sweep(sweep);
+            }
+        }
+    }
+
+    /// Starts a LiquidityManager persist if one was requested and none is in flight.
+    fn start_liquidity(&self, core: &Core, in_flight: &mut InFlight) {
+        if let Some(liquidity) = &self.liquidity {
+            if !in_flight.has_liquidity() && core.take_liquidity_request() {
+                in_flight.set_liquidity(Arc::clone(liquidity).persist_async());
             }
         }
     }
@@ -259,10 +264,10 @@ impl Driver {
     /// scorer writes, so that nothing is written after the run future returns.
     ///
     /// A final LiquidityManager persist requested while an earlier one was in flight starts
-    /// once that one completed.
+    /// once that one completed. A sweep still waiting does not start.
     async fn finish_work(&self, core: &mut Core, in_flight: &mut InFlight) {
         loop {
-            self.start_work(core, in_flight);
+            self.start_liquidity(core, in_flight);
             if in_flight.is_empty() {
                 return;
             }

@@ -401,3 +401,38 @@ async fn slow_sweep_runs_beside_writes_once_at_a_time() {
     processor.stop().await.expect("stops cleanly");
     assert_eq!(rig.node.trace.count("sweep done"), 2);
 }
+
+#[tokio::test]
+async fn stop_starts_no_waiting_sweep() {
+    // A stop that awaited the work in flight also started the sweep still waiting for it.
+    let mut rig = Rig::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let sweeper = Arc::new(HeldSweeper {
+        trace: rig.node.trace.clone(),
+        permits: Arc::clone(&permits),
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .async_sweeper(sweeper)
+        .spawn()
+        .expect("spawns");
+
+    // The run due at 30 s stays in flight, so the run due at 60 s waits for it.
+    rig.run_until(Duration::from_secs(60)).await;
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+    assert_eq!(rig.node.trace.count("sweep started"), 1);
+
+    let stop = tokio::spawn(processor.stop());
+    permits.add_permits(10);
+    within("stop returns", stop)
+        .await
+        .expect("stop did not panic")
+        .expect("stops cleanly");
+
+    assert_eq!(
+        rig.node.trace.count("sweep started"),
+        1,
+        "no sweep after stop"
+    );
+    assert_eq!(rig.node.trace.count("sweep done"), 1);
+}
