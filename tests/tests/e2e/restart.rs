@@ -8,7 +8,10 @@ use lightning::ln::types::ChannelId;
 use lightning::types::payment::PaymentHash;
 use vigil_simnet::{ProcessorDriver, Simnet, VigilDriver};
 
-use crate::support::{line_of_three, pay_settled, payment_hashes, short_intervals, within_limit};
+use crate::support::{
+    line_of_three, pay_settled, payment_hashes, short_intervals, wait_for_idle_channels,
+    within_limit,
+};
 
 const AMOUNT_MSAT: u64 = 3_000_000;
 
@@ -28,14 +31,16 @@ pub fn check_restart(driver: impl ProcessorDriver + 'static) {
     for _ in 0..3 {
         sent.insert(pay_settled(&simnet, 0, 2, AMOUNT_MSAT).payment_hash);
     }
-    // The forwards settle after the payer learns of its success, so wait for them before
-    // taking the view, or a channel's balances could still move.
+    // The forwards and the removal of the HTLCs from the second channel go on after the
+    // payer's path is resolved, so wait for them before taking the view, or a channel's
+    // balances could still move.
     let middle = simnet.recorder(1).unwrap();
     simnet
         .wait_for("three forwards at the middle node", || {
             middle.count("PaymentForwarded") >= 3
         })
         .unwrap();
+    wait_for_idle_channels(&simnet);
     let before = channel_views(&simnet);
     let funding_spends_before = funding_spends(&simnet);
     assert_eq!(funding_spends_before, 0);

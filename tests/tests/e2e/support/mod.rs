@@ -112,6 +112,26 @@ pub fn pay_settled(
     payment
 }
 
+/// Waits until no channel of any running node has an HTLC pending, so that no commitment
+/// update is under way and balances stay as they are.
+pub fn wait_for_idle_channels(simnet: &Simnet) {
+    simnet
+        .wait_for("every channel to have no pending HTLC", || {
+            (0..simnet.len())
+                .filter_map(|index| simnet.node(index).ok())
+                .all(|node| {
+                    node.channel_manager()
+                        .list_channels()
+                        .iter()
+                        .all(|channel| {
+                            channel.pending_inbound_htlcs.is_empty()
+                                && channel.pending_outbound_htlcs.is_empty()
+                        })
+                })
+        })
+        .unwrap();
+}
+
 /// Returns the distinct payment hashes of the events of `kind` that node `index` received.
 ///
 /// LDK may hand out a payment event again after a restart, so tests count hashes, not events.
