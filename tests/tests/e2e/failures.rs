@@ -4,29 +4,43 @@ use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bitcoin::secp256k1::PublicKey;
 use lightning::util::persist::KVStoreSync;
 use vigil_persistence::{FaultyStore, RetryPolicy};
-use vigil_simnet::{DiskStore, Simnet, SimnetConfig, StoreOpener};
+use vigil_simnet::{DiskStore, ProcessorDriver, Simnet, SimnetConfig, StoreOpener};
 
-use crate::support::drivers::JoinableVigilDriver;
+use crate::support::drivers::{JoinableVigilDriver, TokioVigilDriver};
 use crate::support::{pay_settled, short_intervals, within_limit, CHANNEL_SATS};
 
 const ATTEMPTS: u32 = 3;
 
 #[test]
 fn failing_manager_write_stops_processor() {
-    within_limit(check_failing_manager_write);
+    within_limit(|| {
+        let driver = JoinableVigilDriver::new(retrying_config());
+        let joiner = driver.clone();
+        check_failing_manager_write(driver, move |node_id| {
+            let processor = joiner.take(node_id).expect("node 0 runs a processor");
+            processor.join()
+        });
+    });
 }
 
-fn check_failing_manager_write() {
-    let faulty: Arc<Mutex<Option<Arc<FaultyStore<DiskStore>>>>> = Arc::default();
-    let opened = Arc::clone(&faulty);
-    let opener: StoreOpener = Arc::new(move |dir| {
-        let store = Arc::new(FaultyStore::new(DiskStore::open(dir)?));
-        *opened.lock().unwrap() = Some(Arc::clone(&store));
-        Ok(store as Arc<dyn KVStoreSync + Send + Sync>)
+#[test]
+fn tokio_failing_manager_write_stops_processor() {
+    within_limit(|| {
+        let driver = TokioVigilDriver::new(retrying_config());
+        let joiner = driver.clone();
+        check_failing_manager_write(driver, move |node_id| {
+            let processor = joiner.take(node_id).expect("node 0 runs a processor");
+            joiner.runtime().block_on(processor.join())
+        });
     });
-    let config = vigil_processor::Config {
+}
+
+/// Returns the test config with a retry policy of [`ATTEMPTS`] attempts and short backoffs.
+fn retrying_config() -> vigil_processor::Config {
+    vigil_processor::Config {
         retry_policy: RetryPolicy::new(
             ATTEMPTS,
             Duration::from_millis(10),
@@ -34,9 +48,24 @@ fn check_failing_manager_write() {
         )
         .unwrap(),
         ..short_intervals()
-    };
-    let driver = JoinableVigilDriver::new(config);
-    let simnet = Simnet::start_with(SimnetConfig::default(), driver.clone(), |index, node| {
+    }
+}
+
+/// Runs two nodes under `driver`, node 0 on a `FaultyStore`, makes every write of node 0's
+/// ChannelManager fail, and checks the error that `join` (the processor's own join, given
+/// node 0's id) returns.
+fn check_failing_manager_write(
+    driver: impl ProcessorDriver + 'static,
+    join: impl FnOnce(&PublicKey) -> Result<(), vigil_processor::Error>,
+) {
+    let faulty: Arc<Mutex<Option<Arc<FaultyStore<DiskStore>>>>> = Arc::default();
+    let opened = Arc::clone(&faulty);
+    let opener: StoreOpener = Arc::new(move |dir| {
+        let store = Arc::new(FaultyStore::new(DiskStore::open(dir)?));
+        *opened.lock().unwrap() = Some(Arc::clone(&store));
+        Ok(store as Arc<dyn KVStoreSync + Send + Sync>)
+    });
+    let simnet = Simnet::start_with(SimnetConfig::default(), driver, |index, node| {
         if index == 0 {
             node.store = Some(Arc::clone(&opener));
         }
@@ -57,11 +86,7 @@ fn check_failing_manager_write() {
 
     // A new payment changes the payer's ChannelManager, so the processor must write it.
     simnet.send_payment(0, 1, 5_000_000).unwrap();
-    let processor = driver
-        .take(&simnet.node_id(0).unwrap())
-        .expect("node 0 runs a processor");
-    let error = processor
-        .join()
+    let error = join(&simnet.node_id(0).unwrap())
         .expect_err("the processor stops after its last failed attempt");
 
     assert_eq!(error.key(), Some("manager"));
@@ -74,6 +99,7 @@ fn check_failing_manager_write() {
         other => panic!("expected a persist error, got {other:?}"),
     }
     assert!(error.to_string().contains("manager"), "message: {error}");
+
     // A write issued between the count above and `fail_key` succeeded and counts too.
     let attempts_after_fault = store.writes("manager") - writes_before;
     let expected = ATTEMPTS as usize..=ATTEMPTS as usize + 1;

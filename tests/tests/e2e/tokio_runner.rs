@@ -12,11 +12,11 @@ fn tokio_line_forwards_payments() {
         check_twenty_payments(&simnet);
         let handled = simnet
             .with_processor(0, |running| {
-                let processor = running
+                let stopper = running
                     .as_any()
-                    .and_then(|any| any.downcast_ref::<vigil_processor::TokioProcessor>())
-                    .expect("the tokio driver runs a TokioProcessor");
-                processor.stats().events.values().sum::<u64>()
+                    .and_then(|any| any.downcast_ref::<vigil_processor::Stopper>())
+                    .expect("the tokio driver exposes the processor's Stopper");
+                stopper.stats().events.values().sum::<u64>()
             })
             .unwrap();
         assert!(handled > 0, "the async runner handed out node 0's events");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use bitcoin::secp256k1::PublicKey;
 use lightning::events::{Event, EventHandler};
 use lightning::util::persist::KVStoreSyncWrapper;
-use vigil_processor::{BackgroundProcessor, Gossip, TokioProcessor};
+use vigil_processor::{BackgroundProcessor, Gossip, Stopper, TokioProcessor};
 use vigil_simnet::{DriverError, NodeParts, ProcessorDriver, RunningProcessor};
 
 type Slot = Arc<Mutex<Option<BackgroundProcessor>>>;
@@ -91,10 +91,14 @@ impl ProcessorDriver for JoinableVigilDriver {
 ///
 /// The node's store goes to the runner through LDK's `KVStoreSyncWrapper`, and the node's
 /// blocking event handler is called inside the async handler's future.
+#[derive(Clone)]
 pub struct TokioVigilDriver {
     config: vigil_processor::Config,
     runtime: Arc<tokio::runtime::Runtime>,
+    running: Arc<Mutex<HashMap<PublicKey, TokioSlot>>>,
 }
+
+type TokioSlot = Arc<Mutex<Option<TokioProcessor>>>;
 
 impl TokioVigilDriver {
     pub fn new(config: vigil_processor::Config) -> Self {
@@ -107,19 +111,39 @@ impl TokioVigilDriver {
         Self {
             config,
             runtime: Arc::new(runtime),
+            running: Arc::default(),
         }
+    }
+
+    /// Returns the runtime the processors run on.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// Removes the running processor of `node_id` from the simnet's reach and returns it.
+    ///
+    /// The simnet's later stop of that node then stops no processor.
+    pub fn take(&self, node_id: &PublicKey) -> Option<TokioProcessor> {
+        let slot = self.running.lock().unwrap().get(node_id).cloned()?;
+        let processor = slot.lock().unwrap().take();
+        processor
     }
 }
 
+/// A processor started by [`TokioVigilDriver`]; [`RunningProcessor::as_any`] reaches its
+/// [`Stopper`], which reads its counters.
 struct TokioRunning {
-    processor: TokioProcessor,
+    slot: TokioSlot,
+    stopper: Stopper,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl RunningProcessor for TokioRunning {
     fn stop(self: Box<Self>) -> Result<(), DriverError> {
-        let TokioRunning { processor, runtime } = *self;
-        runtime
+        let Some(processor) = self.slot.lock().unwrap().take() else {
+            return Ok(());
+        };
+        self.runtime
             .block_on(processor.stop())
             .map_err(|error| DriverError::Stop {
                 driver: "vigil-tokio".to_string(),
@@ -128,7 +152,7 @@ impl RunningProcessor for TokioRunning {
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(&self.processor)
+        Some(&self.stopper)
     }
 }
 
@@ -163,8 +187,15 @@ impl ProcessorDriver for TokioVigilDriver {
             driver: "vigil-tokio".to_string(),
             source: Box::new(error),
         })?;
+        let stopper = processor.stopper();
+        let slot: TokioSlot = Arc::new(Mutex::new(Some(processor)));
+        self.running
+            .lock()
+            .unwrap()
+            .insert(node.node_id, Arc::clone(&slot));
         Ok(Box::new(TokioRunning {
-            processor,
+            slot,
+            stopper,
             runtime: Arc::clone(&self.runtime),
         }))
     }
