@@ -5,13 +5,16 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lightning::events::{Event, ReplayEvent};
+use lightning::events::{Event, EventHandler, ReplayEvent};
 
 use super::{config, on_thread, Rig, FAILURE_TIMEOUT};
-use crate::components::{MockChainMonitorDriver, MockPeerManagerDriver};
+use crate::components::{
+    ChannelManagerDriver, MockChainMonitorDriver, MockChannelManagerDriver, MockPeerManagerDriver,
+    WakeCallback,
+};
 use crate::error::Error;
 use crate::runner::thread::BackgroundProcessor;
-use crate::testing::{event, label, Node, Optional};
+use crate::testing::{event, label, Node, ObservedClock, Optional};
 
 /// Releases a blocked handler when dropped, also when a test fails, so that dropping the
 /// processor does not wait for it.
@@ -325,5 +328,116 @@ fn worker_panic_stops_processor() {
         node.trace.entries().last().map(String::as_str),
         Some("write manager v0 []"),
         "the final write was made"
+    );
+}
+
+/// A ChannelManager that reports each time the event thread takes LDK's flag and finds a
+/// write owed, which happens in the gate.
+struct GateWatchedManager {
+    inner: MockChannelManagerDriver,
+    gate_took_flag: std::sync::mpsc::SyncSender<()>,
+}
+
+impl ChannelManagerDriver for GateWatchedManager {
+    fn process_pending_events(&self, handler: &dyn EventHandler) {
+        self.inner.process_pending_events(handler);
+    }
+    fn register_wake(&self, callback: WakeCallback) {
+        self.inner.register_wake(callback);
+    }
+    fn get_and_clear_needs_persistence(&self) -> bool {
+        let needs_write = self.inner.get_and_clear_needs_persistence();
+        if needs_write && std::thread::current().name() == Some("vigil-events") {
+            let _ = self.gate_took_flag.try_send(());
+        }
+        needs_write
+    }
+    fn encode(&self) -> Vec<u8> {
+        self.inner.encode()
+    }
+    fn timer_tick_occurred(&self) {
+        self.inner.timer_tick_occurred();
+    }
+    fn needs_pending_htlc_processing(&self) -> bool {
+        self.inner.needs_pending_htlc_processing()
+    }
+    fn process_pending_htlc_forwards(&self) {
+        self.inner.process_pending_htlc_forwards();
+    }
+}
+
+/// Returns a PeerManager whose next `process_events` after `armed` is set queues event X
+/// and stays inside until the event thread took LDK's flag for it.
+fn peers_queueing_event(
+    node: &Node,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    gate_took_flag: Receiver<()>,
+) -> MockPeerManagerDriver {
+    let state = Arc::clone(&node.manager);
+    let gate_took_flag = Mutex::new(gate_took_flag);
+    node.peer_manager_mock(move || {
+        if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            state.queue(event('X'));
+            let reached = gate_took_flag.lock().unwrap().recv_timeout(FAILURE_TIMEOUT);
+            assert!(reached.is_ok(), "the event thread reached the gate");
+        }
+    })
+}
+
+#[test]
+fn peer_block_change_written_before_event() {
+    // An event queued by a PeerManager call that blocked the processor thread could reach
+    // the handler on the event thread before the processor wrote the change behind it.
+    let node = Node::new(Optional::default());
+    let (observed, waits) = ObservedClock::new(node.clock.clone());
+    let (gate_sender, gate_took_flag) = sync_channel(16);
+    let manager = GateWatchedManager {
+        inner: node.channel_manager_mock(),
+        gate_took_flag: gate_sender,
+    };
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peers = peers_queueing_event(&node, Arc::clone(&armed), gate_took_flag);
+    let (store, trace) = (Arc::clone(&node.store), node.trace.clone());
+    let (handled_sender, handled) = sync_channel(16);
+    let handler = move |event: Event| -> Result<(), ReplayEvent> {
+        let stored = store.value("manager");
+        trace.push(format!("handle {} over {stored:?}", label(&event)));
+        let _ = handled_sender.try_send(());
+        Ok(())
+    };
+    let processor = BackgroundProcessor::builder(
+        node.store.clone(),
+        handler,
+        Arc::new(node.chain_monitor_mock()),
+        Arc::new(manager),
+        Arc::new(peers),
+        node.logger.clone(),
+    )
+    .clock(Arc::new(observed))
+    .config(config())
+    .start()
+    .expect("the processor starts");
+    waits
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("the processor thread waits after its first turn");
+
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    node.manager.change();
+    handled
+        .recv_timeout(FAILURE_TIMEOUT)
+        .expect("the event was handled");
+    on_thread(move || processor.stop()).expect("stops cleanly");
+
+    let entries = node.trace.entries();
+    let handle = entries.iter().position(|e| e.starts_with("handle X"));
+    let write = entries.iter().position(|e| e == "write manager v2 [X]");
+    assert!(write.is_some(), "the change was written: {entries:?}");
+    assert!(
+        write < handle,
+        "the write came before the event: {entries:?}"
+    );
+    assert!(
+        entries.contains(&"handle X over Some(\"v2 [X]\")".to_owned()),
+        "the handler saw the change stored: {entries:?}"
     );
 }
