@@ -30,7 +30,7 @@ pub enum Error {
     HandlerPanicked {
         /// The kind of the event being handled, such as `PaymentClaimable`.
         event_kind: &'static str,
-        /// Which code panicked, the handler or an observer, and the panic message.
+        /// The code that panicked (the handler or an observer) and the panic message.
         message: String,
     },
     /// The final writes were made, but the user's event handler was still running when the

@@ -185,8 +185,8 @@ impl Core {
             .push(StartedWrite { ticket, future });
     }
 
-    /// Goes on with the stop sequence once its final ChannelManager write is stored; the
-    /// next turn makes the other final writes, as after a blocking write.
+    /// Moves the stop sequence on once its final ChannelManager write is stored. The next
+    /// turn then makes the other final writes, as after a blocking write.
     fn after_final_write(&mut self) {
         if self.is_at_stop_step(StopStep::FinalManagerWrite) {
             self.set_stop_step(StopStep::FinalOtherWrites);

@@ -3,8 +3,9 @@
 //!
 //! The processor thread is the only one that writes. The event thread blocks in the gate
 //! before each event while a ChannelManager write is owed, so the user never sees an event
-//! before the state that produced it is stored, and the processor never waits for the
-//! user's handler. `docs/ARCHITECTURE.md` describes the ordering in full.
+//! before the state that produced it is stored. The processor does not wait for the user's
+//! handler, except through the ChainMonitor's lock as `docs/ARCHITECTURE.md` notes; that
+//! document describes the ordering in full.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
