@@ -114,10 +114,18 @@ impl Job {
 }
 
 impl Core {
-    /// Runs every job due at `now`, each once.
+    /// Runs every job due at `now`, each once, then retries a failed LiquidityManager
+    /// persist if a job ran.
     pub(super) fn run_due_jobs(&mut self, now: Instant) {
-        for job in self.schedule.due(now) {
+        let due = self.schedule.due(now);
+        if due.is_empty() {
+            return;
+        }
+        for job in due {
             self.run_job(job, now);
+        }
+        if std::mem::take(&mut self.liquidity_retry) {
+            self.persist_liquidity();
         }
     }
 

@@ -151,6 +151,8 @@ pub struct Core {
     next_forward: Instant,
     scorer_changes: Option<ChangeFlag>,
     last_scorer_write: Option<Instant>,
+    /// Set after a failed LiquidityManager persist, which the next periodic job retries.
+    liquidity_retry: bool,
     started: bool,
     phase: Phase,
     stats: Arc<StatsRecorder>,
@@ -212,6 +214,7 @@ impl Core {
             next_forward,
             scorer_changes: parts.scorer_changes,
             last_scorer_write: None,
+            liquidity_retry: false,
             started: false,
             phase: Phase::Running,
             stats,

@@ -238,9 +238,9 @@ impl Core {
         }
     }
 
-    /// Lets the LiquidityManager write its state; a failure is logged and retried on its
-    /// next signal.
-    pub(super) fn persist_liquidity(&self) {
+    /// Lets the LiquidityManager write its state. A failure is logged and retried with the
+    /// next periodic job, or on its next signal if that comes first.
+    pub(super) fn persist_liquidity(&mut self) {
         let Some(liquidity) = &self.components.liquidity else {
             return;
         };
@@ -250,18 +250,32 @@ impl Core {
         }
         match liquidity.persist() {
             Ok(wrote) => {
+                self.liquidity_retry = false;
                 lightning::log_trace!(
                     self.logger,
                     "Persisted the LiquidityManager (wrote: {})",
                     wrote
-                )
+                );
             }
-            Err(error) => lightning::log_error!(
-                self.logger,
-                "Failed to persist the LiquidityManager: {}",
-                error
-            ),
+            Err(error) => {
+                lightning::log_error!(
+                    self.logger,
+                    "Failed to persist the LiquidityManager, retrying with the next periodic job: {}",
+                    error
+                );
+                self.liquidity_retry = true;
+            }
         }
+    }
+
+    /// Records that a LiquidityManager persist failed, so that the next periodic job
+    /// retries it.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used only by the async runner")
+    )]
+    pub(crate) fn retry_liquidity_later(&mut self) {
+        self.liquidity_retry = true;
     }
 }
 

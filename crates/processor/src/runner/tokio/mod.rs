@@ -243,12 +243,15 @@ impl Driver {
                     "Persisted the LiquidityManager (wrote: {})",
                     wrote
                 ),
-                // It stays marked as changed, so its next signal persists it again.
-                Done::Liquidity(Err(error)) => lightning::log_error!(
-                    self.logger,
-                    "Failed to persist the LiquidityManager: {}",
-                    error
-                ),
+                // It stays marked as changed; the next periodic job persists it again.
+                Done::Liquidity(Err(error)) => {
+                    lightning::log_error!(
+                        self.logger,
+                        "Failed to persist the LiquidityManager, retrying with the next periodic job: {}",
+                        error
+                    );
+                    core.retry_liquidity_later();
+                }
                 Done::Sweep(Ok(())) => {
                     lightning::log_trace!(self.logger, "OutputSweeper run completed")
                 }

@@ -115,10 +115,12 @@ async fn stop_right_after_change_writes_newest_state() {
     );
 }
 
-/// An async LiquidityManager that records each persist in the trace.
+/// An async LiquidityManager that records each persist in the trace, and fails the first
+/// `failures` of them.
 struct RecordingLiquidity {
     source: Arc<crate::testing::EventSource>,
     trace: crate::testing::Trace,
+    failures: std::sync::atomic::AtomicUsize,
 }
 
 impl crate::runner::tokio::AsyncLiquidityDriver for RecordingLiquidity {
@@ -131,6 +133,12 @@ impl crate::runner::tokio::AsyncLiquidityDriver for RecordingLiquidity {
 
     fn persist_async(self: Arc<Self>) -> crate::runner::tokio::LiquidityPersistFuture {
         Box::pin(async move {
+            let failures = &self.failures;
+            if failures.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                failures.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                self.trace.push("liquidity.persist failed");
+                return Err(std::io::Error::other("disk full"));
+            }
             self.trace.push("liquidity.persist");
             Ok(true)
         })
@@ -145,6 +153,7 @@ async fn stop_persists_liquidity_manager_last() {
     let liquidity = Arc::new(RecordingLiquidity {
         source: Arc::clone(&rig.node.liquidity),
         trace: rig.node.trace.clone(),
+        failures: std::sync::atomic::AtomicUsize::new(0),
     });
     let processor = rig
         .builder(rig.recording_handler(), config())
@@ -168,6 +177,44 @@ async fn stop_persists_liquidity_manager_last() {
             "liquidity.persist"
         ]
     );
+}
+
+#[tokio::test]
+async fn failed_liquidity_persist_is_retried() {
+    // A failed LiquidityManager persist was retried only on its next signal, which may never
+    // come, so its changed state could stay unwritten.
+    let mut rig = Rig::new();
+    let liquidity = Arc::new(RecordingLiquidity {
+        source: Arc::clone(&rig.node.liquidity),
+        trace: rig.node.trace.clone(),
+        failures: std::sync::atomic::AtomicUsize::new(1),
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .liquidity_manager(liquidity)
+        .spawn()
+        .expect("spawns");
+    assert_eq!(rig.next_write().await, "manager");
+    rig.wait_for_idle(Duration::from_secs(1)).await;
+
+    rig.node.liquidity.notifier.notify();
+    within("the persist fails", async {
+        while rig.node.trace.count("liquidity.persist failed") == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(rig.node.trace.count("liquidity.persist"), 0);
+
+    rig.run_until(Duration::from_secs(10)).await;
+    within("the persist is retried", async {
+        while rig.node.trace.count("liquidity.persist") == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(rig.node.trace.count("liquidity.persist failed"), 1);
+    processor.stop().await.expect("stops cleanly");
 }
 
 #[tokio::test]
