@@ -202,6 +202,31 @@ fn peers_taking_lock(
     peers
 }
 
+/// Returns a handler for monitor events 1 and 2. Event 1 changes the ChannelManager once the
+/// processor waits for the monitors lock, so event 2 finds a write owed that the processor
+/// cannot make until the lock is released.
+fn changing_handler(
+    node: &Node,
+    in_peers: InPeers,
+) -> impl Fn(Event) -> Result<(), ReplayEvent> + Send + Sync + 'static {
+    let manager = Arc::clone(&node.manager);
+    let trace = node.trace.clone();
+    move |event: Event| -> Result<(), ReplayEvent> {
+        if label(&event) == '1' {
+            manager.change();
+            let mut inside = in_peers.0.lock();
+            while !*inside {
+                let waited = in_peers.1.wait_for(&mut inside, FAILURE_TIMEOUT);
+                assert!(!waited.timed_out(), "the processor reached the PeerManager");
+            }
+            drop(inside);
+            manager.change();
+        }
+        trace.push(format!("handle {}", label(&event)));
+        Ok(())
+    }
+}
+
 #[test]
 fn locked_source_does_not_deadlock() {
     // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
@@ -215,25 +240,7 @@ fn locked_source_does_not_deadlock() {
     let monitor = locking_monitor(&node, Arc::clone(&monitors));
     let peers = peers_taking_lock(Arc::clone(&monitors), Arc::clone(&in_peers));
 
-    // The first monitor event changes the ChannelManager once the processor waits for the
-    // monitors lock, so the second event finds a write owed that the processor cannot make
-    // until the lock is released.
-    let manager = Arc::clone(&node.manager);
-    let trace = node.trace.clone();
-    let handler = move |event: Event| -> Result<(), ReplayEvent> {
-        if label(&event) == '1' {
-            manager.change();
-            let mut inside = in_peers.0.lock();
-            while !*inside {
-                let waited = in_peers.1.wait_for(&mut inside, FAILURE_TIMEOUT);
-                assert!(!waited.timed_out(), "the processor reached the PeerManager");
-            }
-            drop(inside);
-            manager.change();
-        }
-        trace.push(format!("handle {}", label(&event)));
-        Ok(())
-    };
+    let handler = changing_handler(&node, in_peers);
     let (handled_sender, handled) = sync_channel(16);
     let handler = move |event: Event| {
         let is_last = label(&event) == '2';
