@@ -81,8 +81,8 @@ fn check_forwards(simnet: &Simnet) {
     }
 }
 
-/// Checks the channel events: each node saw its channels pending (funder side) and ready, and
-/// none closed.
+/// Checks the channel events: each node saw each of its channels pending and ready once and
+/// none closed, and only the funders (nodes 0 and 1) were asked for a funding transaction.
 fn check_channel_events(simnet: &Simnet) {
     let expected_ready = [1, 2, 1];
     let expected_pending = [1, 2, 1];

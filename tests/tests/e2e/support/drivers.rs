@@ -130,7 +130,7 @@ impl TokioVigilDriver {
     }
 }
 
-/// A processor started by [`TokioVigilDriver`]; [`RunningProcessor::as_any`] reaches its
+/// A processor started by [`TokioVigilDriver`]. [`RunningProcessor::as_any`] reaches its
 /// [`Stopper`], which reads its counters.
 struct TokioRunning {
     slot: TokioSlot,
@@ -168,6 +168,7 @@ impl ProcessorDriver for TokioVigilDriver {
             let node_handler = node_handler.clone();
             async move { node_handler.handle_event(event) }
         };
+
         let _entered = self.runtime.enter();
         let processor = BackgroundProcessor::async_builder(
             store,
@@ -187,6 +188,7 @@ impl ProcessorDriver for TokioVigilDriver {
             driver: "vigil-tokio".to_string(),
             source: Box::new(error),
         })?;
+
         let stopper = processor.stopper();
         let slot: TokioSlot = Arc::new(Mutex::new(Some(processor)));
         self.running
