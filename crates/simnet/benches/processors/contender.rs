@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lightning::events::Event;
-use vigil_simnet::{
-    ProcessorDriver, Simnet, SimnetConfig, SimnetError, UserHandler, VigilProcessor,
-};
+use vigil_simnet::{ProcessorDriver, Simnet, SimnetConfig, UserHandler, VigilProcessor};
 
 use crate::threads::{thread_ids, thread_name};
 
@@ -32,33 +30,41 @@ pub struct Contender {
     pub name: &'static str,
     /// The nodes.
     pub simnet: Simnet,
-    /// The threads the processors started, found by comparing the thread list before and
-    /// after the simnet started.
+    /// The threads the driver and its processors started, found by comparing the thread list
+    /// before and after the simnet started.
     pub threads: Vec<u32>,
     // While set, the payee's handler blocks for `SLOW_HANDLER_DELAY` on every event.
     slow: Arc<AtomicBool>,
 }
 
 impl Contender {
-    /// Starts two nodes under `driver`, opens a channel from the payer to the payee and
-    /// makes a few payments.
+    /// Starts two nodes under the driver `make_driver` returns, opens a channel from the
+    /// payer to the payee and makes a few payments.
+    ///
+    /// `make_driver` gets the flag of the slow handler. With [`SlowHandler::Async`] the
+    /// driver must delay its handler's future while the flag is set.
     ///
     /// # Errors
     ///
-    /// Returns the simnet's error when a node, the channel or a payment fails.
-    pub fn start(
+    /// Returns the driver's error, or the simnet's when a node, the channel or a payment
+    /// fails.
+    pub fn start<D: ProcessorDriver + 'static>(
         name: &'static str,
-        driver: impl ProcessorDriver + 'static,
-    ) -> Result<Self, SimnetError> {
+        slow_handler: SlowHandler,
+        make_driver: impl FnOnce(Arc<AtomicBool>) -> Result<D, std::io::Error>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let slow = Arc::new(AtomicBool::new(false));
-        let handler = slow_handler(Arc::clone(&slow));
+        let handler = blocking_handler(Arc::clone(&slow));
         let config = SimnetConfig {
             nodes: 2,
             ..SimnetConfig::default()
         };
+        // The driver is made after this snapshot, so that the threads of an async driver's
+        // runtime count as the processors' threads.
         let before = thread_ids();
+        let driver = make_driver(Arc::clone(&slow))?;
         let simnet = Simnet::start_with(config, driver, |index, node| {
-            if index == PAYEE {
+            if index == PAYEE && slow_handler == SlowHandler::Blocking {
                 node.user_handler = Some(Arc::clone(&handler));
             }
         })?;
@@ -69,8 +75,8 @@ impl Contender {
         for _ in 0..WARM_UP_PAYMENTS {
             simnet.pay(PAYER, PAYEE, PAYMENT_MSAT)?;
         }
-        // The simnet started its network thread and one processor per node, so the
-        // processors' threads are the new ones that are not the network's. A new thread sets
+        // The simnet started its network thread and the driver its processors' threads, so
+        // the processors' threads are the new ones that are not the network's. A new thread sets
         // its own name once it runs, so names are only read now, long after the start.
         let threads = started_threads
             .into_iter()
@@ -113,7 +119,16 @@ impl Contender {
     }
 }
 
-fn slow_handler(slow: Arc<AtomicBool>) -> UserHandler {
+/// How the payee's handler is slowed down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlowHandler {
+    /// The node's own handler sleeps, blocking the thread that called it.
+    Blocking,
+    /// The driver's async handler awaits a timer, as an async handler would wait for I/O.
+    Async,
+}
+
+fn blocking_handler(slow: Arc<AtomicBool>) -> UserHandler {
     Arc::new(move |_event: &Event| {
         if slow.load(Ordering::Acquire) {
             std::thread::sleep(SLOW_HANDLER_DELAY);

@@ -1,24 +1,31 @@
 //! Vigil's thread runner against LDK's `lightning-background-processor` 0.2.3, on identical
 //! simnet nodes in one process run.
 //!
-//! Each contender gets two nodes with one channel, in its own simnet. Every measurement runs
-//! on one contender at a time, alternating which goes first, so that drift in the machine's
-//! speed spreads over both. Run with `cargo xtask bench processor`; `--smoke` runs every
+//! Four contenders, in two pairs: Vigil's thread runner against LDK's `BackgroundProcessor`,
+//! and Vigil's tokio runner against LDK's `process_events_async`, each async one on a tokio
+//! runtime of its own. Each contender gets two nodes with one channel, in its own simnet.
+//! Every measurement runs on one contender at a time, and the order reverses every round, so
+//! that drift in the machine's speed spreads over all of them. Run with `cargo xtask bench processor`; `--smoke` runs every
 //! measurement briefly, only to check that it still works, and its figures mean nothing.
 
 mod contender;
 mod phases;
 mod table;
 mod threads;
+mod tokio_drivers;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use vigil_simnet::{percentile, ReferenceDriver, SimnetError, VigilDriver};
 
-use contender::{Contender, SLOW_HANDLER_DELAY};
+use contender::{Contender, SlowHandler, SLOW_HANDLER_DELAY};
 use phases::{Burst, Idle};
 use table::{Figure, Row};
+use tokio_drivers::{LdkTokioDriver, VigilTokioDriver};
+
+/// A boxed error of any measurement.
+type BenchError = Box<dyn std::error::Error>;
 
 /// How much of each measurement a run does.
 struct Plan {
@@ -85,18 +92,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(plan: &Plan, smoke: bool) -> Result<(), SimnetError> {
+fn run(plan: &Plan, smoke: bool) -> Result<(), BenchError> {
     print_header(plan, smoke);
-    let vigil_config = vigil_processor::Config::default();
-    let contenders = [
-        Contender::start("Vigil", VigilDriver::new(vigil_config))?,
-        Contender::start("LDK 0.2.3", ReferenceDriver)?,
+    let config = vigil_processor::Config::default;
+    let contenders = vec![
+        Contender::start("Vigil thread", SlowHandler::Blocking, |_| {
+            Ok(VigilDriver::new(config()))
+        })?,
+        Contender::start("LDK thread", SlowHandler::Blocking, |_| Ok(ReferenceDriver))?,
+        Contender::start("Vigil tokio", SlowHandler::Async, |slow| {
+            VigilTokioDriver::new(config(), slow)
+        })?,
+        Contender::start("LDK async", SlowHandler::Async, LdkTokioDriver::new)?,
     ];
-    // TODO: add Vigil's tokio runner as a third contender, against LDK's
-    // `process_events_async`, once `vigil-processor` exports it under its `tokio` feature.
     for contender in &contenders {
         println!(
-            "{} processor threads: {}",
+            "{} threads: {}",
             contender.name,
             contender.thread_names().join(", ")
         );
@@ -110,17 +121,19 @@ fn run(plan: &Plan, smoke: bool) -> Result<(), SimnetError> {
     rows.push(stop_row(plan, &contenders)?);
 
     println!();
-    table::print(&rows, contenders[0].name, contenders[1].name);
+    let names: Vec<&str> = contenders.iter().map(|contender| contender.name).collect();
+    table::print(&rows, &names);
     print_notes(plan, &idle);
     Ok(())
 }
 
-/// Returns the contenders' indexes in the order of `round`: Vigil first in even rounds.
-fn order(round: usize) -> [usize; 2] {
+/// Returns the contenders' indexes in the order of `round`: forward in even rounds,
+/// backward in odd ones.
+fn order(round: usize, count: usize) -> Vec<usize> {
     if round.is_multiple_of(2) {
-        [0, 1]
+        (0..count).collect()
     } else {
-        [1, 0]
+        (0..count).rev().collect()
     }
 }
 
@@ -140,25 +153,29 @@ fn print_header(plan: &Plan, smoke: bool) {
                 .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
         })
         .unwrap_or_else(|| "unknown CPU".to_string());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "machine: {cpus} CPUs, {}, {model}; load average at start: {}",
         std::env::consts::ARCH,
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load_average()
     );
     println!(
-        "idle: {} window(s) of {:?} per processor, scaled to one minute",
+        "idle: {} window(s) of {:?} per contender, scaled to one minute",
         plan.idle_rounds, plan.idle_window
     );
 }
 
-fn measure_idle(plan: &Plan, contenders: &[Contender; 2]) -> [Vec<Idle>; 2] {
-    let mut idle = [Vec::new(), Vec::new()];
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn measure_idle(plan: &Plan, contenders: &[Contender]) -> Vec<Vec<Idle>> {
+    let mut idle = vec![Vec::new(); contenders.len()];
     for round in 0..plan.idle_rounds {
-        for index in order(round) {
+        for index in order(round, contenders.len()) {
             idle[index].push(phases::idle(
                 &contenders[index],
                 plan.quiet,
@@ -178,44 +195,49 @@ fn idle_totals(samples: &[Idle]) -> (u64, Duration, Duration, Option<u64>) {
     (switches, cpu, window, wakeups)
 }
 
-fn idle_rows(idle: &[Vec<Idle>; 2]) -> Vec<Row> {
-    let per_minute_per_node = |samples: &[Idle]| {
-        let (switches, cpu, window, _) = idle_totals(samples);
+fn idle_rows(idle: &[Vec<Idle>]) -> Vec<Row> {
+    let mut wakeups = Vec::new();
+    let mut cpu = Vec::new();
+    for samples in idle {
+        let (switches, cpu_time, window, _) = idle_totals(samples);
         let minutes = window.as_secs_f64() / 60.0;
         if minutes == 0.0 {
-            return (Figure::Missing, Figure::Missing);
+            wakeups.push(Figure::Missing);
+            cpu.push(Figure::Missing);
+            continue;
         }
-        let wakeups = switches as f64 / minutes / NODES;
-        let cpu_ms = cpu.as_secs_f64() * 1e3 / minutes / NODES;
-        (Figure::number(wakeups, 0), Figure::number(cpu_ms, 1))
-    };
-    let (vigil_wakeups, vigil_cpu) = per_minute_per_node(&idle[0]);
-    let (ldk_wakeups, ldk_cpu) = per_minute_per_node(&idle[1]);
+        wakeups.push(Figure::number(switches as f64 / minutes / NODES, 0));
+        cpu.push(Figure::number(
+            cpu_time.as_secs_f64() * 1e3 / minutes / NODES,
+            1,
+        ));
+    }
     vec![
         Row::new(
             "idle wakeups per minute per node (voluntary context switches)",
-            vigil_wakeups,
-            ldk_wakeups,
+            wakeups,
         ),
-        Row::new("idle CPU ms per minute per node", vigil_cpu, ldk_cpu),
+        Row::new("idle CPU ms per minute per node", cpu),
     ]
 }
 
 /// Runs sequential payments with the instant handler, then with the slow one, and returns
 /// the dispatch-latency and persistence-lag rows.
-fn latency_rows(plan: &Plan, contenders: &[Contender; 2]) -> Result<Vec<Row>, SimnetError> {
+fn latency_rows(plan: &Plan, contenders: &[Contender]) -> Result<Vec<Row>, SimnetError> {
     let since = Instant::now();
     for round in 0..plan.latency_rounds {
-        for index in order(round) {
+        for index in order(round, contenders.len()) {
             phases::pay_in_sequence(&contenders[index], plan.latency_payments)?;
         }
     }
-    let vigil = phases::latencies_since(&contenders[0], since)?;
-    let ldk = phases::latencies_since(&contenders[1], since)?;
+    let instant = contenders
+        .iter()
+        .map(|contender| phases::latencies_since(contender, since))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let slow_since = Instant::now();
     for round in 0..plan.slow_rounds {
-        for index in order(round) {
+        for index in order(round, contenders.len()) {
             let contender = &contenders[index];
             contender.set_slow_handler(true);
             let paid = phases::pay_in_sequence(contender, plan.slow_payments);
@@ -223,75 +245,64 @@ fn latency_rows(plan: &Plan, contenders: &[Contender; 2]) -> Result<Vec<Row>, Si
             paid?;
         }
     }
-    let (_, vigil_slow) = phases::latencies_since(&contenders[0], slow_since)?;
-    let (_, ldk_slow) = phases::latencies_since(&contenders[1], slow_since)?;
+    let slow = contenders
+        .iter()
+        .map(|contender| phases::latencies_since(contender, slow_since).map(|(_, lags)| lags))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let instant = format!("{} payments", plan.latency_rounds * plan.latency_payments);
-    let slow = format!(
-        "handler blocking {} ms per event, {} payments",
+    let instant_label = format!("{} payments", plan.latency_rounds * plan.latency_payments);
+    let slow_label = format!(
+        "handler taking {} ms per event, {} payments",
         SLOW_HANDLER_DELAY.as_millis(),
         plan.slow_rounds * plan.slow_payments
     );
-    let quantile_row = |label: String, vigil: &[Duration], ldk: &[Duration], q: f64| {
-        Row::new(
-            label,
-            Figure::time(percentile(vigil, q)),
-            Figure::time(percentile(ldk, q)),
-        )
+    let quantiles = |samples: Vec<&Vec<Duration>>, q: f64| -> Vec<Figure> {
+        samples
+            .into_iter()
+            .map(|samples| Figure::time(percentile(samples, q)))
+            .collect()
     };
+    let dispatch: Vec<_> = instant.iter().map(|(dispatch, _)| dispatch).collect();
+    let lags: Vec<_> = instant.iter().map(|(_, lags)| lags).collect();
+    let slow_lags: Vec<_> = slow.iter().collect();
     Ok(vec![
-        quantile_row(
-            format!("event dispatch latency p50 ({instant})"),
-            &vigil.0,
-            &ldk.0,
-            0.5,
+        Row::new(
+            format!("event dispatch latency p50 ({instant_label})"),
+            quantiles(dispatch.clone(), 0.5),
         ),
-        quantile_row(
-            format!("event dispatch latency p99 ({instant})"),
-            &vigil.0,
-            &ldk.0,
-            0.99,
+        Row::new(
+            format!("event dispatch latency p99 ({instant_label})"),
+            quantiles(dispatch, 0.99),
         ),
-        quantile_row(
-            format!("persist lag p50, instant handler ({instant})"),
-            &vigil.1,
-            &ldk.1,
-            0.5,
+        Row::new(
+            format!("persist lag p50, instant handler ({instant_label})"),
+            quantiles(lags.clone(), 0.5),
         ),
-        quantile_row(
-            format!("persist lag p99, instant handler ({instant})"),
-            &vigil.1,
-            &ldk.1,
-            0.99,
+        Row::new(
+            format!("persist lag p99, instant handler ({instant_label})"),
+            quantiles(lags, 0.99),
         ),
-        quantile_row(
-            format!("persist lag p50, {slow}"),
-            &vigil_slow,
-            &ldk_slow,
-            0.5,
+        Row::new(
+            format!("persist lag p50, {slow_label}"),
+            quantiles(slow_lags.clone(), 0.5),
         ),
-        quantile_row(
-            format!("persist lag p99, {slow}"),
-            &vigil_slow,
-            &ldk_slow,
-            0.99,
+        Row::new(
+            format!("persist lag p99, {slow_label}"),
+            quantiles(slow_lags, 0.99),
         ),
     ])
 }
 
-fn burst_rows(plan: &Plan, contenders: &[Contender; 2]) -> Result<Vec<Row>, SimnetError> {
-    let mut bursts: [Vec<Burst>; 2] = [Vec::new(), Vec::new()];
+fn burst_rows(plan: &Plan, contenders: &[Contender]) -> Result<Vec<Row>, SimnetError> {
+    let mut bursts: Vec<Vec<Burst>> = vec![Vec::new(); contenders.len()];
     for round in 0..plan.burst_rounds {
-        for index in order(round) {
-            let burst = phases::burst(
-                &contenders[index],
-                plan.burst_payments,
-                plan.burst_in_flight,
-            )?;
+        for index in order(round, contenders.len()) {
+            let contender = &contenders[index];
+            let burst = phases::burst(contender, plan.burst_payments, plan.burst_in_flight)?;
             if burst.failed > 0 {
                 println!(
                     "{}: {} of {} payments of a burst failed",
-                    contenders[index].name, burst.failed, burst.payments
+                    contender.name, burst.failed, burst.payments
                 );
             }
             bursts[index].push(burst);
@@ -313,13 +324,14 @@ fn burst_rows(plan: &Plan, contenders: &[Contender; 2]) -> Result<Vec<Row>, Simn
     };
     // The median burst's rate, so that one disturbed burst does not move the figure.
     let payments_per_second = |bursts: &[Burst]| {
-        let rates: Vec<Duration> = bursts
+        let mut rates: Vec<f64> = bursts
             .iter()
-            .map(|b| Duration::from_secs_f64(b.payments as f64 / b.elapsed.as_secs_f64().max(1e-9)))
+            .map(|b| b.payments as f64 / b.elapsed.as_secs_f64().max(1e-9))
             .collect();
-        percentile(&rates, 0.5).map_or(Figure::Missing, |rate| {
-            Figure::number(rate.as_secs_f64(), 0)
-        })
+        rates.sort_by(f64::total_cmp);
+        rates
+            .get(rates.len().saturating_sub(1) / 2)
+            .map_or(Figure::Missing, |rate| Figure::number(*rate, 0))
     };
     let label = format!(
         "burst of {} payments, at most {} in flight",
@@ -328,57 +340,54 @@ fn burst_rows(plan: &Plan, contenders: &[Contender; 2]) -> Result<Vec<Row>, Simn
     Ok(vec![
         Row::new(
             format!("ChannelManager writes per payment, payer ({label})"),
-            writes_per_payment(&bursts[0], true),
-            writes_per_payment(&bursts[1], true),
+            bursts.iter().map(|b| writes_per_payment(b, true)).collect(),
         ),
         Row::new(
             format!("ChannelManager writes per payment, payee ({label})"),
-            writes_per_payment(&bursts[0], false),
-            writes_per_payment(&bursts[1], false),
+            bursts
+                .iter()
+                .map(|b| writes_per_payment(b, false))
+                .collect(),
         ),
         Row::new(
             format!("payments per second ({label})"),
-            payments_per_second(&bursts[0]),
-            payments_per_second(&bursts[1]),
+            bursts.iter().map(|b| payments_per_second(b)).collect(),
         ),
     ])
 }
 
-fn stop_row(plan: &Plan, contenders: &[Contender; 2]) -> Result<Row, SimnetError> {
-    let mut stops: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+fn stop_row(plan: &Plan, contenders: &[Contender]) -> Result<Row, SimnetError> {
+    let mut stops: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
     for round in 0..plan.stops {
-        // Idle times from 150 to 349 ms spread the stops over the reference's 100 ms loop;
-        // both contenders get the same sequence.
+        // Idle times from 150 to 349 ms spread the stops over the reference's 100 ms loop.
+        // Every contender gets the same sequence.
         let idle_for = Duration::from_millis(150 + (round as u64 * 73) % 200);
-        for index in order(round) {
+        for index in order(round, contenders.len()) {
             stops[index].push(phases::stop_latency(&contenders[index], idle_for)?);
         }
     }
     Ok(Row::new(
         format!("stop() latency, median of {}", plan.stops),
-        Figure::time(percentile(&stops[0], 0.5)),
-        Figure::time(percentile(&stops[1], 0.5)),
+        stops
+            .iter()
+            .map(|samples| Figure::time(percentile(samples, 0.5)))
+            .collect(),
     ))
 }
 
-fn print_notes(plan: &Plan, idle: &[Vec<Idle>; 2]) {
-    let (switches, _, window, wakeups) = idle_totals(&idle[0]);
+fn print_notes(plan: &Plan, idle: &[Vec<Idle>]) {
     println!();
     println!(
-        "Idle windows: {} x {:?} per processor, {:?} of quiet before each; figures scaled to one minute.",
+        "Idle windows: {} x {:?} per contender, {:?} of quiet before each; figures scaled to one minute.",
         plan.idle_rounds, plan.idle_window, plan.quiet
     );
-    if let Some(wakeups) = wakeups {
-        println!(
-            "Vigil's own wakeup counter over its idle windows: {wakeups} (its threads blocked {switches} times in {window:.1?})."
-        );
+    if let Some(samples) = idle.first() {
+        let (switches, _, window, wakeups) = idle_totals(samples);
+        if let Some(wakeups) = wakeups {
+            println!(
+                "Vigil thread runner's own wakeup counter over its idle windows: {wakeups} (its threads blocked {switches} times in {window:.1?})."
+            );
+        }
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "Load average at the end: {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("Load average at the end: {}", load_average());
 }

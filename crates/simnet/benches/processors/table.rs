@@ -46,48 +46,60 @@ impl Figure {
     }
 }
 
-/// A metric and its figure for each contender, Vigil first.
+/// A metric and its figure for each contender, in the contenders' order.
 pub struct Row {
     /// The measured quantity.
     pub metric: String,
-    /// Vigil's figure.
-    pub vigil: Figure,
-    /// The reference processor's figure.
-    pub reference: Figure,
+    /// One figure per contender.
+    pub figures: Vec<Figure>,
 }
 
 impl Row {
     /// Returns a row for `metric`.
-    pub fn new(metric: impl Into<String>, vigil: Figure, reference: Figure) -> Self {
+    pub fn new(metric: impl Into<String>, figures: Vec<Figure>) -> Self {
         Self {
             metric: metric.into(),
-            vigil,
-            reference,
-        }
-    }
-
-    fn ratio(&self) -> String {
-        match (self.vigil.value(), self.reference.value()) {
-            (Some(vigil), Some(reference)) if reference > 0.0 => {
-                format!("{:.2}", vigil / reference)
-            }
-            _ => "-".to_string(),
+            figures,
         }
     }
 }
 
-/// Prints `rows` as a Markdown table with the contenders' names as headers.
-pub fn print(rows: &[Row], vigil: &str, reference: &str) {
-    println!("| metric | {vigil} | {reference} | {vigil} / {reference} |");
-    println!("| --- | ---: | ---: | ---: |");
+fn ratio(vigil: &Figure, reference: &Figure) -> String {
+    match (vigil.value(), reference.value()) {
+        (Some(vigil), Some(reference)) if reference > 0.0 => format!("{:.2}", vigil / reference),
+        _ => "-".to_string(),
+    }
+}
+
+/// Prints `rows` as a Markdown table. `names` holds pairs of contenders, each a Vigil
+/// processor followed by its reference, and each pair gets a column with the ratio
+/// Vigil / reference.
+pub fn print(rows: &[Row], names: &[&str]) {
+    let mut header = "| metric |".to_string();
+    let mut rule = "| --- |".to_string();
+    for pair in names.chunks(2) {
+        for name in pair {
+            header.push_str(&format!(" {name} |"));
+            rule.push_str(" ---: |");
+        }
+        if let [vigil, reference] = pair {
+            header.push_str(&format!(" {vigil} / {reference} |"));
+            rule.push_str(" ---: |");
+        }
+    }
+    println!("{header}");
+    println!("{rule}");
     for row in rows {
-        println!(
-            "| {} | {} | {} | {} |",
-            row.metric,
-            row.vigil.render(),
-            row.reference.render(),
-            row.ratio()
-        );
+        let mut line = format!("| {} |", row.metric);
+        for pair in row.figures.chunks(2) {
+            for figure in pair {
+                line.push_str(&format!(" {} |", figure.render()));
+            }
+            if let [vigil, reference] = pair {
+                line.push_str(&format!(" {} |", ratio(vigil, reference)));
+            }
+        }
+        println!("{line}");
     }
 }
 
