@@ -22,8 +22,8 @@ use vigil_simnet::{
 
 use crate::contender::SLOW_HANDLER_DELAY;
 
-/// Worker threads of each runtime. Two, so that a handler blocking one worker leaves the
-/// other free for the processor, as the thread runners have a thread each for both.
+/// Worker threads of each runtime, which runs the processors of both nodes of a contender:
+/// two, so that one node's event handler never keeps the other node's processor waiting.
 const WORKER_THREADS: usize = 2;
 
 /// Returns an async handler that hands each event to `handler`, then awaits
@@ -57,7 +57,7 @@ fn runtime(name: &str) -> Result<Runtime, std::io::Error> {
         .build()
 }
 
-/// Runs each node's processor with Vigil's tokio runner, on a runtime of its own.
+/// A driver running each node's processor with Vigil's tokio runner, on a runtime of its own.
 pub struct VigilTokioDriver {
     runtime: Runtime,
     config: vigil_processor::Config,
@@ -132,7 +132,8 @@ impl ProcessorDriver for VigilTokioDriver {
     }
 }
 
-/// Runs each node's processor with LDK's `process_events_async`, on a runtime of its own.
+/// A driver running each node's processor with LDK's `process_events_async`, on a runtime of
+/// its own.
 pub struct LdkTokioDriver {
     runtime: Runtime,
     slow: Arc<AtomicBool>,
