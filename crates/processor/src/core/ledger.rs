@@ -231,3 +231,55 @@ impl ManagerLedger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use vigil_scheduler::{SystemClock, Wake};
+
+    use super::*;
+    use crate::testing::{Node, Optional};
+
+    /// How long the test waits for the gate before it fails; never reached when it works.
+    const FAILURE_TIMEOUT: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn waiting_gate_holds_event_until_written() {
+        // The gate of the event thread must hold an event until the processor completed the
+        // write owed at that moment, and wake the processor so that it writes at once.
+        let node = Node::new(Optional::default());
+        let manager = node.channel_manager_mock();
+        let ledger = ManagerLedger::new(false, Arc::new(node.clock.clone()), Arc::default());
+        let processor = Signal::new();
+        let admitted = AtomicBool::new(false);
+        node.manager.change();
+
+        let (woken, held, outcome) = std::thread::scope(|scope| {
+            let gate = scope.spawn(|| {
+                let outcome = ledger.admit_event(&manager, &GateMode::Wait(processor.clone()));
+                admitted.store(true, Ordering::SeqCst);
+                outcome
+            });
+            let woken = SystemClock.wait_until(&processor, Instant::now() + FAILURE_TIMEOUT);
+            let held = !admitted.load(Ordering::SeqCst);
+
+            // Completes the write, or closes the gate when it was never reached, so that the
+            // gate thread returns and a failed check below cannot hang the test.
+            match ledger.claim(&manager) {
+                Some(generation) => ledger.complete(generation),
+                None => ledger.close(),
+            }
+            if woken != Wake::Signalled {
+                ledger.close();
+            }
+            let outcome = gate.join().expect("the gate thread did not panic");
+            (woken, held, outcome)
+        });
+
+        assert_eq!(woken, Wake::Signalled, "the gate woke the processor");
+        assert!(held, "held before the write");
+        assert!(outcome.is_ok(), "admitted after the write");
+    }
+}
