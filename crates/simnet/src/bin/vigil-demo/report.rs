@@ -14,7 +14,7 @@ pub fn render(report: &Report) -> String {
     render_payments(&mut out, report);
     render_table(
         &mut out,
-        "Events handled, per kind and node",
+        "Events handled, per kind and node (an event handed out again after a restart counts twice)",
         "event",
         &report.names,
         &report
