@@ -232,12 +232,20 @@ impl Simnet {
         })
     }
 
-    /// Waits until the payer learns that `payment` succeeded and the payee has claimed it.
+    /// Waits until the payer learns that `payment` succeeded, the payee has claimed it, and
+    /// no running node's channel still carries an HTLC of it.
+    ///
+    /// `PaymentSent` and `PaymentClaimed` come while the HTLCs are still being removed from
+    /// the commitment transactions. Returning then would let a force close race the last
+    /// `revoke_and_ack`: in LDK 0.2.7 the ChannelMonitor rejects it once the commitment
+    /// transaction is mined, and the ChannelManager then panics. It would also let the next
+    /// payment meet a raised minimum HTLC on the first hop and fail with `RouteNotFound`.
     ///
     /// # Errors
     ///
     /// Returns [`SimnetError::PaymentFailed`] with LDK's reason if the payer gets
-    /// `PaymentFailed`, and [`SimnetError::TimedOut`] if neither outcome comes in time.
+    /// `PaymentFailed`, and [`SimnetError::TimedOut`] if neither outcome comes in time or the
+    /// HTLCs are not removed in time.
     pub fn wait_for_payment(&self, payment: &PendingPayment) -> Result<(), SimnetError> {
         let payer = self.recorder(payment.payer)?;
         let payee = self.recorder(payment.payee)?;
@@ -273,11 +281,48 @@ impl Simnet {
             })
         };
         let expected = format!("payment {} to be claimed", payment.payment_hash);
-        self.wait_for(&expected, claimed)
+        self.wait_for(&expected, claimed)?;
+
+        // The payer gets `PaymentPathSuccessful` once the last `revoke_and_ack` removed the
+        // HTLC from its first channel. Further hops may still be removing theirs.
+        let path_successful = || {
+            payer.events().iter().any(|recorded| {
+                matches!(&recorded.event, Event::PaymentPathSuccessful { payment_id, .. }
+                    if *payment_id == payment.payment_id)
+            })
+        };
+        let expected = format!(
+            "the HTLCs of payment {} to be removed from every channel",
+            payment.payment_hash
+        );
+        self.wait_for(&expected, || {
+            path_successful() && !self.has_pending_htlcs(payment.payment_hash)
+        })
+    }
+
+    /// Returns whether a channel of a running node lists an HTLC with `payment_hash`. LDK
+    /// lists an outbound HTLC until the `revoke_and_ack` that removes it arrives.
+    fn has_pending_htlcs(&self, payment_hash: PaymentHash) -> bool {
+        self.running_nodes().iter().any(|node| {
+            node.channel_manager()
+                .list_channels()
+                .iter()
+                .any(|channel| {
+                    let outbound = channel
+                        .pending_outbound_htlcs
+                        .iter()
+                        .any(|htlc| htlc.payment_hash == payment_hash);
+                    let inbound = channel
+                        .pending_inbound_htlcs
+                        .iter()
+                        .any(|htlc| htlc.payment_hash == payment_hash);
+                    outbound || inbound
+                })
+        })
     }
 
     /// Pays `amount_msat` from `payer` to `payee` by a BOLT 11 invoice and waits until it
-    /// succeeded and was claimed.
+    /// succeeded, was claimed, and its HTLCs are off every commitment transaction.
     ///
     /// # Errors
     ///
