@@ -115,14 +115,7 @@ fn within(limit: Duration, scenario: impl FnOnce() + Send + 'static) {
     }
 }
 
-// NOTE: ignored because it can deadlock in vigil-processor as of this commit. The processor's
-// event gate waits for the ChannelManager write inside `ChainMonitor::process_pending_events`,
-// which holds the ChainMonitor's monitors lock while it calls the handler (LDK 0.2.7). A block
-// connected meanwhile queues for that lock as a writer, which stops the processor thread's
-// own read of it (in `PeerManager::process_events`), so the write never comes. Run it with
-// `cargo test -p vigil-simnet --test vigil -- --ignored`.
 #[test]
-#[ignore = "can deadlock in vigil-processor's event gate; see the note above"]
 fn vigil_sweeps_after_force_close() {
     within(Duration::from_secs(60), sweep_after_force_close);
 }
