@@ -216,37 +216,4 @@ impl EventRecorder {
     }
 }
 
-/// Returns the name of `event`'s variant, such as `"PaymentClaimable"`.
-pub fn event_kind(event: &Event) -> &'static str {
-    match event {
-        Event::FundingGenerationReady { .. } => "FundingGenerationReady",
-        Event::FundingTxBroadcastSafe { .. } => "FundingTxBroadcastSafe",
-        Event::PaymentClaimable { .. } => "PaymentClaimable",
-        Event::PaymentClaimed { .. } => "PaymentClaimed",
-        Event::ConnectionNeeded { .. } => "ConnectionNeeded",
-        Event::InvoiceReceived { .. } => "InvoiceReceived",
-        Event::PaymentSent { .. } => "PaymentSent",
-        Event::PaymentFailed { .. } => "PaymentFailed",
-        Event::PaymentPathSuccessful { .. } => "PaymentPathSuccessful",
-        Event::PaymentPathFailed { .. } => "PaymentPathFailed",
-        Event::ProbeSuccessful { .. } => "ProbeSuccessful",
-        Event::ProbeFailed { .. } => "ProbeFailed",
-        Event::HTLCIntercepted { .. } => "HTLCIntercepted",
-        Event::SpendableOutputs { .. } => "SpendableOutputs",
-        Event::PaymentForwarded { .. } => "PaymentForwarded",
-        Event::ChannelPending { .. } => "ChannelPending",
-        Event::ChannelReady { .. } => "ChannelReady",
-        Event::ChannelClosed { .. } => "ChannelClosed",
-        Event::SplicePending { .. } => "SplicePending",
-        Event::SpliceFailed { .. } => "SpliceFailed",
-        Event::DiscardFunding { .. } => "DiscardFunding",
-        Event::OpenChannelRequest { .. } => "OpenChannelRequest",
-        Event::HTLCHandlingFailed { .. } => "HTLCHandlingFailed",
-        Event::BumpTransaction(_) => "BumpTransaction",
-        Event::OnionMessageIntercepted { .. } => "OnionMessageIntercepted",
-        Event::OnionMessagePeerConnected { .. } => "OnionMessagePeerConnected",
-        Event::PersistStaticInvoice { .. } => "PersistStaticInvoice",
-        Event::StaticInvoiceRequested { .. } => "StaticInvoiceRequested",
-        Event::FundingTransactionReadyForSigning { .. } => "FundingTransactionReadyForSigning",
-    }
-}
+pub use vigil_events::event_kind;
