@@ -7,5 +7,6 @@ mod graph;
 mod payments;
 mod restart;
 mod slow_handler;
+mod stuck_handler;
 mod sweep;
 mod tokio_runner;
