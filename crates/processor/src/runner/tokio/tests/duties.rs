@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::support::{config, within, Rig};
 use crate::config::Config;
@@ -292,4 +292,68 @@ async fn slow_turn_is_not_a_suspend() {
     assert_eq!(processor.stats().suspends, 0);
     assert_eq!(rig.node.trace.count("pm.disconnect"), 0);
     processor.stop().await.expect("stops cleanly");
+}
+
+/// Advances virtual time to each deadline the runner waits for, from `next` up to `end`
+/// since start. Returns the first deadline past `end` once the runner waits for it, so every
+/// turn up to `end` has run.
+async fn step_through(rig: &mut Rig, mut next: Instant, end: Duration) -> Instant {
+    while next <= rig.node.start + end {
+        if next > rig.node.now() {
+            rig.node.advance_to(next - rig.node.start);
+        }
+        next = rig.wait_for_idle(Duration::ZERO).await;
+    }
+    next
+}
+
+#[tokio::test]
+async fn rapid_sync_gates_first_prune() {
+    let mut rig = Rig::with(Optional {
+        gossip: Some(GossipKind::Rapid),
+        ..Optional::default()
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    let count = |rig: &Rig, entry: &str| rig.node.trace.count(entry);
+    let mut next = rig.wait_for_idle(Duration::ZERO).await;
+
+    next = step_through(&mut rig, next, Duration::from_millis(4999)).await;
+    assert_eq!(count(&rig, "graph.prune"), 0);
+    assert_eq!(count(&rig, "write network_graph"), 0);
+
+    // The sync is checked every second. Once it is complete, the graph is pruned and written hourly.
+    rig.node.rapid_sync_complete.store(true, Ordering::SeqCst);
+    for (end, prunes) in [(5, 1), (3604, 1), (3605, 2), (7204, 2), (7205, 3)] {
+        next = step_through(&mut rig, next, secs(end)).await;
+        assert_eq!(count(&rig, "graph.prune"), prunes, "by {end} s");
+        assert_eq!(count(&rig, "write network_graph"), prunes, "by {end} s");
+    }
+    processor.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test]
+async fn rapid_sync_never_complete_never_prunes() {
+    let mut rig = Rig::with(Optional {
+        gossip: Some(GossipKind::Rapid),
+        ..Optional::default()
+    });
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+
+    rig.run_until(secs(2 * 3600)).await;
+    rig.wait_for_idle(secs(1)).await;
+    assert_eq!(rig.node.trace.count("graph.prune"), 0);
+    assert_eq!(rig.node.trace.count("write network_graph"), 0);
+
+    processor.stop().await.expect("stops cleanly");
+    assert_eq!(
+        rig.node.trace.count("write network_graph"),
+        0,
+        "an unsynced graph is not written at stop either"
+    );
 }

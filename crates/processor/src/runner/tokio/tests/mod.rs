@@ -7,4 +7,5 @@ mod duties;
 mod equivalence;
 mod lifecycle;
 mod ordering;
+mod scorer;
 mod support;
