@@ -46,7 +46,7 @@ pub struct LagSummary {
     pub p50: Duration,
     /// 99th-percentile delay.
     pub p99: Duration,
-    /// Longest delay since start.
+    /// Maximum delay since start.
     pub max: Duration,
 }
 

@@ -41,7 +41,7 @@ impl ManagerRetry {
     }
 }
 
-/// What a ChannelManager write attempt led to.
+/// Outcome of a ChannelManager write attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum WriteOutcome {
     Written,

@@ -21,7 +21,7 @@ use super::persist::WriteOutcome;
 use super::{Core, Step};
 use crate::error::Error;
 
-/// Where a core is in its life.
+/// Stage of a core's life.
 pub(super) enum Phase {
     Running,
     Stopping {

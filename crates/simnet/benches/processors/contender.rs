@@ -119,7 +119,7 @@ impl Contender {
     }
 }
 
-/// How the payee's handler is slowed down.
+/// Delay added to the payee's handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlowHandler {
     /// The node's own handler sleeps, blocking the thread that called it.

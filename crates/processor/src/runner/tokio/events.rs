@@ -35,7 +35,7 @@ pub(crate) struct EventTask {
     pub(crate) sources: EventSources,
     pub(crate) dispatcher: Arc<AsyncDispatcher<UserHandler>>,
     pub(crate) gate: AsyncGate,
-    /// Where a handler panic is recorded, so that the core's next turn stops with it.
+    /// Record of a handler panic, which the core's next turn stops with.
     pub(crate) pump: Arc<EventPump>,
     pub(crate) stats: Arc<StatsRecorder>,
     pub(crate) link: Arc<WorkerLink>,

@@ -172,7 +172,7 @@ impl AsyncProcessor {
     }
 }
 
-/// What the runner's loop needs besides the core.
+/// State of the runner's loop besides the core.
 struct Driver {
     clock: Arc<dyn Clock>,
     mobile: bool,
