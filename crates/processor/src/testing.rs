@@ -436,7 +436,7 @@ impl Node {
     pub(crate) fn chain_monitor_mock(&self) -> MockChainMonitorDriver {
         let mut mock = MockChainMonitorDriver::new();
         let monitor = Arc::clone(&self.monitor);
-        mock.expect_process_pending_events()
+        mock.expect_process_pending_events_unlocked()
             .returning(move |handler| {
                 if monitor.hand_out(handler).1 {
                     monitor.notifier.notify();
@@ -477,7 +477,7 @@ impl Node {
     pub(crate) fn messenger_mock(&self) -> MockOnionMessengerDriver {
         let mut mock = MockOnionMessengerDriver::new();
         let messenger = Arc::clone(&self.messenger);
-        mock.expect_process_pending_events()
+        mock.expect_process_pending_events_unlocked()
             .returning(move |handler| {
                 messenger.hand_out(handler);
             });

@@ -5,11 +5,12 @@ use std::ops::Deref;
 use lightning::chain::chaininterface::{BroadcasterInterface, FeeEstimator};
 use lightning::chain::chainmonitor::{ChainMonitor, Persist};
 use lightning::chain::Filter;
-use lightning::events::{EventHandler, EventsProvider};
+use lightning::events::EventHandler;
 use lightning::sign::ecdsa::EcdsaChannelSigner;
 use lightning::sign::EntropySource;
 use lightning::util::logger::Logger;
 
+use super::block_on::{block_on, handle_when_polled};
 use super::{register_on, WakeCallback};
 
 /// The ChainMonitor duties the processor drives.
@@ -17,8 +18,14 @@ use super::{register_on, WakeCallback};
 /// Implemented for LDK's `ChainMonitor<..>`.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait ChainMonitorDriver: Send + Sync {
-    /// Hands every pending monitor event (spendable outputs, fee bumps) to `handler`.
-    fn process_pending_events(&self, handler: &dyn EventHandler);
+    /// Hands every pending monitor event (spendable outputs, fee bumps) to `handler`, holding
+    /// no lock of the ChainMonitor while `handler` runs.
+    ///
+    /// The processor's gate inside `handler` can block until the processor thread has written
+    /// the ChannelManager, and that thread may need the ChainMonitor's locks first, so an
+    /// implementation that held one would deadlock. As with LDK's `process_pending_events`,
+    /// an event stays pending unless `handler` returned `Ok`.
+    fn process_pending_events_unlocked(&self, handler: &dyn EventHandler);
 
     /// Registers `callback` on the current update future.
     fn register_wake(&self, callback: WakeCallback);
@@ -47,8 +54,15 @@ where
     P::Target: Persist<ChannelSigner>,
     ES::Target: EntropySource,
 {
-    fn process_pending_events(&self, handler: &dyn EventHandler) {
-        EventsProvider::process_pending_events(self, handler);
+    /// Runs LDK's `process_pending_events_async` to completion on this thread. LDK 0.2.7's
+    /// blocking form holds the monitors lock while the handler runs, and `watch_channel` and
+    /// every block connection take that lock for writing. The async form takes it only to
+    /// copy a monitor's pending events and to remove the handled ones.
+    fn process_pending_events_unlocked(&self, handler: &dyn EventHandler) {
+        let events = ChainMonitor::process_pending_events_async(self, |event| {
+            handle_when_polled(handler, event)
+        });
+        block_on(events);
     }
 
     fn register_wake(&self, callback: WakeCallback) {

@@ -15,6 +15,7 @@
 //! [`Future`]: lightning::util::wakers::Future
 //! [`Signal`]: vigil_scheduler::Signal
 
+mod block_on;
 mod chain_monitor;
 mod channel_manager;
 mod gossip;
@@ -24,6 +25,8 @@ mod peer_manager;
 mod scorer;
 mod sweeper;
 
+#[cfg(feature = "ldk-compat")]
+pub(crate) use block_on::{block_on, handle_when_polled};
 pub use chain_monitor::ChainMonitorDriver;
 #[cfg(any(test, feature = "mock"))]
 pub use chain_monitor::MockChainMonitorDriver;

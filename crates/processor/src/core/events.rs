@@ -96,56 +96,24 @@ impl EventPump {
 
     /// Hands out the pending events of every source, ChannelManager first.
     ///
-    /// NOTE: LDK 0.2.7 holds the ChainMonitor's monitors read lock, and the OnionMessenger's
-    /// recipients lock, while it calls the handler. A gate that blocked there could wait for
-    /// a write that never comes, because the processor thread may need those locks (through
-    /// `PeerManager::process_events`) before it writes. So only ChannelManager events wait
-    /// inside the handler call. For the other sources the worker waits for owed writes before
-    /// the call, and the gate rejects an event whose write became owed during the call.
+    /// With [`GateMode::Wait`] the gate blocks inside the handler call for every source. That
+    /// is safe because no source keeps a lock the processor thread needs while it calls the
+    /// handler. LDK's ChannelManager releases its locks first, and the ChainMonitor and the
+    /// OnionMessenger hand out events through `process_pending_events_unlocked`.
     pub(crate) fn dispatch_all(&self) -> DispatchRound {
         let mut round = DispatchRound::default();
         self.dispatch_from(EventSource::ChannelManager, &mut round, |handler| {
             self.channel_manager.process_pending_events(handler)
         });
-        self.dispatch_locked(EventSource::ChainMonitor, &mut round, |handler| {
-            self.chain_monitor.process_pending_events(handler)
+        self.dispatch_from(EventSource::ChainMonitor, &mut round, |handler| {
+            self.chain_monitor.process_pending_events_unlocked(handler)
         });
         if let Some(messenger) = &self.onion_messenger {
-            self.dispatch_locked(EventSource::OnionMessenger, &mut round, |handler| {
-                messenger.process_pending_events(handler)
+            self.dispatch_from(EventSource::OnionMessenger, &mut round, |handler| {
+                messenger.process_pending_events_unlocked(handler)
             });
         }
         round
-    }
-
-    /// Dispatches a source that holds its own locks while it calls the handler.
-    fn dispatch_locked(
-        &self,
-        source: EventSource,
-        round: &mut DispatchRound,
-        process: impl Fn(&dyn EventHandler),
-    ) {
-        // Rounds are bounded: a source that keeps finding new writes owed is served again on
-        // its next wake, since LDK's providers signal their future after a replay.
-        const MAX_ROUNDS: usize = 8;
-        for _ in 0..MAX_ROUNDS {
-            if matches!(self.gate, GateMode::Wait(_))
-                && self
-                    .ledger
-                    .admit_event(&*self.channel_manager, &self.gate)
-                    .is_err()
-            {
-                return;
-            }
-            let mut source_round = DispatchRound::default();
-            self.dispatch_from(source, &mut source_round, &process);
-            round.handled += source_round.handled;
-            round.gate_rejected |= source_round.gate_rejected;
-            let retry = source_round.gate_rejected && matches!(self.gate, GateMode::Wait(_));
-            if !retry || self.ledger.is_closed() {
-                return;
-            }
-        }
     }
 
     fn dispatch_from(
@@ -174,7 +142,7 @@ impl EventPump {
     }
 }
 
-/// The handler handed to one source's `process_pending_events`.
+/// The handler handed to one source's event processing.
 struct SourceHandler<'a> {
     pump: &'a EventPump,
     source: EventSource,
@@ -194,18 +162,14 @@ impl<'a> SourceHandler<'a> {
 }
 
 impl SourceHandler<'_> {
-    /// Passes `event` through the gate, blocking only for ChannelManager events.
+    /// Passes `event` through the gate.
     fn admit(&self, event: &Event) -> Result<(), ReplayEvent> {
         let pump = self.pump;
-        if self.source != EventSource::ChannelManager {
-            // LDK ignores the handler's result for `ConnectionNeeded`, so a rejected one
-            // would be lost. It requests a connection and depends on no ChannelManager state.
-            if matches!(event, Event::ConnectionNeeded { .. }) && !pump.ledger.is_closed() {
-                return Ok(());
-            }
-            return pump
-                .ledger
-                .admit_event(&*pump.channel_manager, &GateMode::Reject);
+        // LDK ignores the handler's result for `ConnectionNeeded`, so an event the gate
+        // rejected would be lost. It requests a connection and depends on no ChannelManager
+        // state, so it does not wait for a write either.
+        if matches!(event, Event::ConnectionNeeded { .. }) && !pump.ledger.is_closed() {
+            return Ok(());
         }
         pump.ledger.admit_event(&*pump.channel_manager, &pump.gate)
     }

@@ -4,8 +4,10 @@
 //! The processor thread is the only one that writes. The event thread blocks in the gate
 //! before each event while a ChannelManager write is owed, so the user never sees an event
 //! before the state that produced it is stored. The processor does not wait for the user's
-//! handler, except through the ChainMonitor's lock as `docs/ARCHITECTURE.md` notes; that
-//! document describes the ordering in full.
+//! handler. The event thread hands out ChainMonitor and OnionMessenger events through LDK's
+//! async event processing, polled to completion on that thread, because LDK's blocking form
+//! keeps locks during the handler call that the processor thread may need before it writes.
+//! `docs/ARCHITECTURE.md` describes the ordering in full.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;

@@ -1,5 +1,5 @@
-//! The user's handler against the processor thread: slow, stuck, panicking, or called under
-//! a component's lock.
+//! The user's handler against the processor thread: slow, stuck, panicking, or waiting in the
+//! gate while the processor thread takes a component's lock.
 
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -151,23 +151,32 @@ fn handler_panic_stops_processor() {
 /// The processor thread's position: whether it is inside `PeerManager::process_events`.
 type InPeers = Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>;
 
-/// Returns a ChainMonitor that locks `monitors` while it calls the handler, as LDK's does.
-fn locking_monitor(node: &Node, monitors: Arc<parking_lot::Mutex<()>>) -> MockChainMonitorDriver {
+/// Returns a ChainMonitor that takes `monitors` only to copy its pending events and again to
+/// remove the handled ones, as LDK 0.2.7's `process_pending_events_async` does, and records
+/// each event it offers to the handler as "offer <label>".
+fn monitor_releasing_lock(
+    node: &Node,
+    monitors: Arc<parking_lot::Mutex<()>>,
+) -> MockChainMonitorDriver {
     let mut monitor = MockChainMonitorDriver::new();
-    let source = Arc::clone(&node.monitor);
+    let (source, trace) = (Arc::clone(&node.monitor), node.trace.clone());
     monitor
-        .expect_process_pending_events()
+        .expect_process_pending_events_unlocked()
         .returning(move |handler| {
-            let _monitors = monitors.lock();
-            let events: Vec<Event> = source.pending.lock().iter().cloned().collect();
+            let events: Vec<Event> = {
+                let _monitors = monitors.lock();
+                source.pending.lock().iter().cloned().collect()
+            };
             let mut handled = 0;
             for event in events {
+                trace.push(format!("offer {}", label(&event)));
                 if handler.handle_event(event).is_err() {
                     source.notifier.notify();
                     break;
                 }
                 handled += 1;
             }
+            let _monitors = monitors.lock();
             source.pending.lock().drain(..handled);
         });
     let source = Arc::clone(&node.monitor);
@@ -184,35 +193,50 @@ fn locking_monitor(node: &Node, monitors: Arc<parking_lot::Mutex<()>>) -> MockCh
     monitor
 }
 
-/// Returns a PeerManager whose `process_events` takes `monitors`, and reports in `in_peers`
-/// while it is inside.
-fn peers_taking_lock(
+/// Returns a PeerManager whose next `process_events` after `armed` is set reports in
+/// `in_peers`, stays inside until the event thread took LDK's flag, and then takes
+/// `monitors`, as LDK's `PeerManager::process_events` does through the ChannelManager's
+/// `release_pending_monitor_events`.
+fn peers_waiting_for_gate(
+    node: &Node,
     monitors: Arc<parking_lot::Mutex<()>>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
     in_peers: InPeers,
+    gate_took_flag: Receiver<()>,
 ) -> MockPeerManagerDriver {
-    let mut peers = MockPeerManagerDriver::new();
-    peers.expect_process_events().returning(move || {
+    let gate_took_flag = Mutex::new(gate_took_flag);
+    node.peer_manager_mock(move || {
+        if !armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         *in_peers.0.lock() = true;
         in_peers.1.notify_all();
-        drop(monitors.lock());
+        let reached = gate_took_flag.lock().unwrap().recv_timeout(FAILURE_TIMEOUT);
+        assert!(reached.is_ok(), "the event thread reached the gate");
+        let locked = monitors.try_lock_for(FAILURE_TIMEOUT);
+        assert!(
+            locked.is_some(),
+            "the monitors lock was free while the gate waited"
+        );
+        drop(locked);
         *in_peers.0.lock() = false;
-    });
-    peers.expect_timer_tick_occurred().return_const(());
-    peers.expect_disconnect_all_peers().return_const(());
-    peers
+    })
 }
 
-/// Returns a handler for monitor events 1 and 2. Event 1 changes the ChannelManager once the
-/// processor waits for the monitors lock, so event 2 finds a write owed that the processor
-/// cannot make until the lock is released.
+/// Returns a handler for monitor events 1 and 2. Event 1 changes the ChannelManager, waits
+/// until the processor thread, woken by that change, is inside `process_events`, and changes
+/// it again. So event 2 finds a write owed that the processor makes only after it took the
+/// monitors lock.
 fn changing_handler(
     node: &Node,
+    armed: Arc<std::sync::atomic::AtomicBool>,
     in_peers: InPeers,
 ) -> impl Fn(Event) -> Result<(), ReplayEvent> + Send + Sync + 'static {
     let manager = Arc::clone(&node.manager);
     let trace = node.trace.clone();
     move |event: Event| -> Result<(), ReplayEvent> {
         if label(&event) == '1' {
+            armed.store(true, std::sync::atomic::Ordering::SeqCst);
             manager.change();
             let mut inside = in_peers.0.lock();
             while !*inside {
@@ -228,19 +252,30 @@ fn changing_handler(
 }
 
 #[test]
-fn locked_source_does_not_deadlock() {
-    // A gate that blocked inside the ChainMonitor's handler call held the monitors lock
-    // while waiting for a write, and the processor needed that lock to reach the write.
+fn monitor_event_waits_in_gate() {
+    // A ChainMonitor event whose ChannelManager write became owed used to be rejected and
+    // offered again, because LDK's blocking event processing held the monitors lock while
+    // the gate would have waited. The gate now waits inside the handler call, while the
+    // processor thread takes the monitors lock and writes.
     let node = Node::new(Optional::default());
     let monitors = Arc::new(parking_lot::Mutex::new(()));
-    // Whether the processor thread is inside `PeerManager::process_events`, waiting for
-    // the monitors lock or holding it.
     let in_peers: InPeers = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (gate_sender, gate_took_flag) = sync_channel(16);
+    let manager = GateWatchedManager {
+        inner: node.channel_manager_mock(),
+        gate_took_flag: gate_sender,
+    };
+    let monitor = monitor_releasing_lock(&node, Arc::clone(&monitors));
+    let peers = peers_waiting_for_gate(
+        &node,
+        Arc::clone(&monitors),
+        Arc::clone(&armed),
+        Arc::clone(&in_peers),
+        gate_took_flag,
+    );
 
-    let monitor = locking_monitor(&node, Arc::clone(&monitors));
-    let peers = peers_taking_lock(Arc::clone(&monitors), Arc::clone(&in_peers));
-
-    let handler = changing_handler(&node, in_peers);
+    let handler = changing_handler(&node, armed, in_peers);
     let (handled_sender, handled) = sync_channel(16);
     let handler = move |event: Event| {
         let is_last = label(&event) == '2';
@@ -255,7 +290,7 @@ fn locked_source_does_not_deadlock() {
         node.store.clone(),
         handler,
         Arc::new(monitor),
-        Arc::new(node.channel_manager_mock()),
+        Arc::new(manager),
         Arc::new(peers),
         node.logger.clone(),
     )
@@ -276,11 +311,16 @@ fn locked_source_does_not_deadlock() {
     let write = entries.iter().position(|e| e == "write manager v2 []");
     assert!(
         write.is_some(),
-        "the change made by event 1 was written: {entries:?}"
+        "the changes made by event 1 were written: {entries:?}"
     );
     assert!(
         write < second_event,
         "the write came before event 2: {entries:?}"
+    );
+    assert_eq!(
+        node.trace.count("offer 2"),
+        1,
+        "event 2 waited in the gate instead of being offered again: {entries:?}"
     );
 }
 
@@ -292,7 +332,7 @@ fn worker_panic_stops_processor() {
     let mut monitor = MockChainMonitorDriver::new();
     let source = Arc::clone(&node.monitor);
     monitor
-        .expect_process_pending_events()
+        .expect_process_pending_events_unlocked()
         .returning(move |_handler| {
             if !source.pending.lock().is_empty() {
                 panic!("monitor bug");
