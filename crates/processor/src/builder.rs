@@ -71,6 +71,22 @@ impl Gossip {
         }
     }
 
+    /// Returns a gossip source from a driver and the observer that applies payment failures
+    /// to its graph.
+    #[cfg_attr(
+        not(feature = "ldk-compat"),
+        allow(dead_code, reason = "used only by the ldk_compat module")
+    )]
+    pub(crate) fn with_observer(
+        driver: Arc<dyn GossipDriver>,
+        observer: Box<dyn Observer>,
+    ) -> Self {
+        Self {
+            driver: Some(driver),
+            observer: Some(observer),
+        }
+    }
+
     /// Returns no gossip: no graph to prune or write.
     pub fn none() -> Self {
         Self {

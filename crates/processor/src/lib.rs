@@ -6,6 +6,8 @@ pub mod components;
 mod config;
 mod core;
 mod error;
+#[cfg(feature = "ldk-compat")]
+pub mod ldk_compat;
 mod runner;
 mod stats;
 

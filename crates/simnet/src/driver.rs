@@ -1,9 +1,5 @@
 //! Drivers of a node's background work: a background processor, or the test itself.
 
-use std::sync::Arc;
-
-use lightning_background_processor::{BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC};
-
 use crate::node::NodeParts;
 
 /// Starts the background processor of a node.
@@ -136,33 +132,20 @@ impl ProcessorDriver for ManualDriver {
     }
 }
 
-/// A driver running LDK's `BackgroundProcessor` from `lightning-background-processor` 0.2,
-/// the reference Vigil is measured against.
+/// Expands to a call of `BackgroundProcessor::start` from the module given, with every part
+/// of `node` written as a user of `lightning-background-processor` writes them.
 ///
-/// It hands the processor every part of the node: the store, the node's event handler, the
-/// ChainMonitor, the ChannelManager, the OnionMessenger, P2P gossip, the PeerManager, the
-/// OutputSweeper, the logger and the scorer. No LiquidityManager is given.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReferenceDriver;
+/// [`ReferenceDriver`] and `CompatDriver` both expand it, so the two processors get the same
+/// argument expressions and differ only in the module their names come from, as they
+/// would in an application that switches with one `use` line.
+macro_rules! start_background_processor {
+    ($($module:ident)::+, $node:expr) => {{
+        use std::sync::Arc;
 
-struct ReferenceProcessor(BackgroundProcessor);
+        use $($module)::+::{BackgroundProcessor, GossipSync, NO_LIQUIDITY_MANAGER_SYNC};
 
-impl RunningProcessor for ReferenceProcessor {
-    fn stop(self: Box<Self>) -> Result<(), DriverError> {
-        self.0.stop().map_err(|error| DriverError::Stop {
-            driver: "ldk".to_string(),
-            source: Box::new(error),
-        })
-    }
-}
-
-impl ProcessorDriver for ReferenceDriver {
-    fn name(&self) -> &str {
-        "ldk"
-    }
-
-    fn start(&self, node: &NodeParts) -> Result<Box<dyn RunningProcessor>, DriverError> {
-        let processor = BackgroundProcessor::start(
+        let node: &$crate::NodeParts = $node;
+        BackgroundProcessor::start(
             Arc::clone(&node.store),
             node.event_handler.clone(),
             Arc::clone(&node.chain_monitor),
@@ -174,7 +157,45 @@ impl ProcessorDriver for ReferenceDriver {
             Some(Arc::clone(&node.sweeper)),
             Arc::clone(&node.logger),
             Some(Arc::clone(&node.scorer)),
-        );
+        )
+    }};
+}
+#[cfg(feature = "vigil")]
+pub(crate) use start_background_processor;
+
+/// Returns the [`DriverError::Stop`] of the driver named `driver` for the `io::Error` that
+/// `stop()` of a `lightning-background-processor` style processor returned.
+pub(crate) fn stop_error(driver: &str, error: std::io::Error) -> DriverError {
+    DriverError::Stop {
+        driver: driver.to_string(),
+        source: Box::new(error),
+    }
+}
+
+/// A driver running LDK's `BackgroundProcessor` from `lightning-background-processor` 0.2,
+/// the reference Vigil is measured against.
+///
+/// It hands the processor every part of the node: the store, the node's event handler, the
+/// ChainMonitor, the ChannelManager, the OnionMessenger, P2P gossip, the PeerManager, the
+/// OutputSweeper, the logger and the scorer. No LiquidityManager is given.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReferenceDriver;
+
+struct ReferenceProcessor(lightning_background_processor::BackgroundProcessor);
+
+impl RunningProcessor for ReferenceProcessor {
+    fn stop(self: Box<Self>) -> Result<(), DriverError> {
+        self.0.stop().map_err(|error| stop_error("ldk", error))
+    }
+}
+
+impl ProcessorDriver for ReferenceDriver {
+    fn name(&self) -> &str {
+        "ldk"
+    }
+
+    fn start(&self, node: &NodeParts) -> Result<Box<dyn RunningProcessor>, DriverError> {
+        let processor = start_background_processor!(lightning_background_processor, node);
         Ok(Box::new(ReferenceProcessor(processor)))
     }
 }

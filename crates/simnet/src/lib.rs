@@ -5,6 +5,8 @@ mod activity;
 mod broadcast;
 mod build;
 mod chain;
+#[cfg(feature = "vigil")]
+mod compat_driver;
 mod driver;
 mod error;
 mod fees;
@@ -28,6 +30,8 @@ mod wallet;
 pub use activity::Activity;
 pub use broadcast::NodeBroadcaster;
 pub use chain::Chain;
+#[cfg(feature = "vigil")]
+pub use compat_driver::CompatDriver;
 pub use driver::{DriverError, ManualDriver, ProcessorDriver, ReferenceDriver, RunningProcessor};
 pub use error::SimnetError;
 pub use fees::FixedFeeEstimator;
@@ -44,8 +48,9 @@ pub use recorder::{event_kind, EventRecorder, RecordedEvent, WaitTimeout};
 pub use simnet::{node_dir, Simnet, SimnetConfig};
 pub use store::{key_label, DiskStore, NodeStore};
 pub use types::{
-    SimChainMonitor, SimChannelManager, SimGossipSync, SimLockedScorer, SimMessageRouter,
-    SimNetworkGraph, SimOnionMessenger, SimPeerManager, SimRouter, SimScorer, SimSweeper,
+    SimAsyncSweeper, SimAsyncSweeperTarget, SimChainMonitor, SimChannelManager, SimGossipSync,
+    SimLockedScorer, SimMessageRouter, SimNetworkGraph, SimOnionMessenger, SimPeerManager,
+    SimRouter, SimScorer, SimSweeper,
 };
 #[cfg(feature = "vigil")]
 pub use vigil_driver::{VigilDriver, VigilProcessor};

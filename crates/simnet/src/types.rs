@@ -161,3 +161,26 @@ impl PeerEndpoint for PeerManagerEndpoint {
         self.peer_manager.socket_disconnected(descriptor);
     }
 }
+
+/// The async form of a node's sweeper, as LDK's `process_events_async` takes it: derefs to
+/// the `OutputSweeper` inside the node's `OutputSweeperSync`.
+pub struct SimAsyncSweeper(pub Arc<SimSweeper>);
+
+/// The async `OutputSweeper` inside a [`SimSweeper`].
+pub type SimAsyncSweeperTarget = lightning::util::sweep::OutputSweeper<
+    Arc<NodeBroadcaster>,
+    lightning::sign::ChangeDestinationSourceSyncWrapper<Arc<Wallet>>,
+    Arc<FixedFeeEstimator>,
+    Arc<Chain>,
+    lightning::util::persist::KVStoreSyncWrapper<Arc<NodeStore>>,
+    Arc<NodeLogger>,
+    Arc<KeysManager>,
+>;
+
+impl std::ops::Deref for SimAsyncSweeper {
+    type Target = SimAsyncSweeperTarget;
+
+    fn deref(&self) -> &SimAsyncSweeperTarget {
+        self.0.sweeper_async()
+    }
+}

@@ -1,15 +1,15 @@
 //! A ChannelManager write that keeps failing stops the processor with an error naming the key.
 
 use std::io::ErrorKind;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
-use lightning::util::persist::KVStoreSync;
 use vigil_persistence::{FaultyStore, RetryPolicy};
-use vigil_simnet::{DiskStore, ProcessorDriver, Simnet, SimnetConfig, StoreOpener};
+use vigil_simnet::{DiskStore, ProcessorDriver, Simnet, SimnetConfig};
 
 use crate::support::drivers::{JoinableVigilDriver, TokioVigilDriver};
+use crate::support::stores::faulty_opener;
 use crate::support::{pay_settled, short_intervals, within_limit, CHANNEL_SATS};
 
 const ATTEMPTS: u32 = 3;
@@ -58,34 +58,7 @@ fn check_failing_manager_write(
     driver: impl ProcessorDriver + 'static,
     join: impl FnOnce(&PublicKey) -> Result<(), vigil_processor::Error>,
 ) {
-    let faulty: Arc<Mutex<Option<Arc<FaultyStore<DiskStore>>>>> = Arc::default();
-    let opened = Arc::clone(&faulty);
-    let opener: StoreOpener = Arc::new(move |dir| {
-        let store = Arc::new(FaultyStore::new(DiskStore::open(dir)?));
-        *opened.lock().unwrap() = Some(Arc::clone(&store));
-        Ok(store as Arc<dyn KVStoreSync + Send + Sync>)
-    });
-    let simnet = Simnet::start_with(SimnetConfig::default(), driver, |index, node| {
-        if index == 0 {
-            node.store = Some(Arc::clone(&opener));
-        }
-    })
-    .unwrap();
-    simnet.connect(0, 1).unwrap();
-    simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
-    pay_settled(&simnet, 0, 1, 5_000_000);
-
-    let store = faulty
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("node 0 opened its store through the opener");
-    let writes_before = store.writes("manager");
-    assert!(writes_before > 0, "the processor wrote the ChannelManager");
-    store.fail_key("manager", ErrorKind::StorageFull);
-
-    // A new payment changes the payer's ChannelManager, so the processor must write it.
-    simnet.send_payment(0, 1, 5_000_000).unwrap();
+    let (simnet, store, writes_before) = start_failing_manager_write(driver);
     let error = join(&simnet.node_id(0).unwrap())
         .expect_err("the processor stops after its last failed attempt");
 
@@ -107,4 +80,38 @@ fn check_failing_manager_write(
         expected.contains(&attempts_after_fault),
         "{attempts_after_fault} manager writes after the fault, expected one per attempt"
     );
+}
+
+/// Runs two nodes under `driver` with node 0 on a `FaultyStore`, pays once, makes every
+/// later write of node 0's ChannelManager fail with `StorageFull`, and sends a payment that
+/// needs such a write.
+///
+/// Returns the simnet, node 0's store and the count of its ChannelManager writes before the
+/// fault.
+pub fn start_failing_manager_write(
+    driver: impl ProcessorDriver + 'static,
+) -> (Simnet, Arc<FaultyStore<DiskStore>>, usize) {
+    let (opener, faulty) = faulty_opener();
+    let simnet = Simnet::start_with(SimnetConfig::default(), driver, |index, node| {
+        if index == 0 {
+            node.store = Some(Arc::clone(&opener));
+        }
+    })
+    .unwrap();
+    simnet.connect(0, 1).unwrap();
+    simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
+    pay_settled(&simnet, 0, 1, 5_000_000);
+
+    let store = faulty
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("node 0 opened its store through the opener");
+    let writes_before = store.writes("manager");
+    assert!(writes_before > 0, "the processor wrote the ChannelManager");
+    store.fail_key("manager", ErrorKind::StorageFull);
+
+    // A new payment changes the payer's ChannelManager, so the processor must write it.
+    simnet.send_payment(0, 1, 5_000_000).unwrap();
+    (simnet, store, writes_before)
 }

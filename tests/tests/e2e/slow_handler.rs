@@ -5,12 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lightning::events::Event;
-use lightning::util::persist::KVStoreSync;
-use vigil_simnet::{
-    event_kind, DiskStore, Simnet, SimnetConfig, StoreOpener, UserHandler, VigilDriver,
-};
+use vigil_simnet::{event_kind, ProcessorDriver, Simnet, SimnetConfig, UserHandler, VigilDriver};
 
-use crate::support::stores::{Trace, TraceEntry, TracingStore};
+use crate::support::stores::{tracing_opener, Trace, TraceEntry};
 use crate::support::{short_intervals, within_limit, CHANNEL_SATS};
 
 /// How long the handler works on each event.
@@ -22,28 +19,23 @@ const WRITE_GUARD: Duration = Duration::from_secs(30);
 
 #[test]
 fn slow_handler_does_not_delay_manager_write() {
-    within_limit(check_slow_handler);
+    within_limit(|| check_slow_handler(VigilDriver::new(short_intervals())));
 }
 
-fn check_slow_handler() {
+/// Runs two nodes under `driver`, node 1 with a handler that takes [`HANDLER_WORK`] per
+/// event, pays node 1 and checks that a ChannelManager write completed while the handler
+/// worked on `PaymentClaimable`.
+pub fn check_slow_handler(driver: impl ProcessorDriver + 'static) {
     let trace = Arc::new(Trace::default());
     let armed = Arc::new(AtomicBool::new(false));
-    let store_trace = Arc::clone(&trace);
-    let opener: StoreOpener = Arc::new(move |dir| {
-        let store = TracingStore::new(DiskStore::open(dir)?, Arc::clone(&store_trace));
-        Ok(Arc::new(store) as Arc<dyn KVStoreSync + Send + Sync>)
-    });
+    let opener = tracing_opener(Arc::clone(&trace));
     let handler = slow_handler(Arc::clone(&trace), Arc::clone(&armed));
-    let simnet = Simnet::start_with(
-        SimnetConfig::default(),
-        VigilDriver::new(short_intervals()),
-        |index, node| {
-            if index == 1 {
-                node.store = Some(Arc::clone(&opener));
-                node.user_handler = Some(Arc::clone(&handler));
-            }
-        },
-    )
+    let simnet = Simnet::start_with(SimnetConfig::default(), driver, |index, node| {
+        if index == 1 {
+            node.store = Some(Arc::clone(&opener));
+            node.user_handler = Some(Arc::clone(&handler));
+        }
+    })
     .unwrap();
     simnet.connect(0, 1).unwrap();
     simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();

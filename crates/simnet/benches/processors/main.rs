@@ -1,11 +1,14 @@
 //! Vigil's thread runner against LDK's `lightning-background-processor` 0.2.3, on identical
 //! simnet nodes in one process run.
 //!
-//! Four contenders, in two pairs: Vigil's thread runner against LDK's `BackgroundProcessor`,
-//! and Vigil's tokio runner against LDK's `process_events_async`, each async one on a tokio
-//! runtime of its own. Each contender gets two nodes with one channel, in its own simnet.
-//! Every measurement runs on one contender at a time, and the order reverses every round, so
-//! that drift in the machine's speed spreads over all of them. Run with `cargo xtask bench processor`; `--smoke` runs every
+//! Six contenders, in two groups. The thread group compares Vigil's thread runner, and
+//! Vigil run through `vigil_processor::ldk_compat` with the reference's own `start` call,
+//! against LDK's `BackgroundProcessor`. The async group compares Vigil's tokio runner, and
+//! `ldk_compat::process_events_async` called as the reference is, against LDK's
+//! `process_events_async`, each on a tokio runtime of its own. Each contender gets two
+//! nodes with one channel, in its own simnet. Every measurement runs on one contender at a
+//! time, and the order reverses every round, so that drift in the machine's speed spreads
+//! over all of them. Run with `cargo xtask bench processor`; `--smoke` runs every
 //! measurement briefly, only to check that it still works, and its figures mean nothing.
 
 mod contender;
@@ -17,12 +20,12 @@ mod tokio_drivers;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use vigil_simnet::{percentile, ReferenceDriver, SimnetError, VigilDriver};
+use vigil_simnet::{percentile, CompatDriver, ReferenceDriver, SimnetError, VigilDriver};
 
 use contender::{Contender, SlowHandler, SLOW_HANDLER_DELAY};
 use phases::{Burst, Idle};
-use table::{Figure, Row};
-use tokio_drivers::{LdkTokioDriver, VigilTokioDriver};
+use table::{Figure, Group, Row};
+use tokio_drivers::{AsyncApi, LdkTokioDriver, VigilTokioDriver};
 
 /// A boxed error of any measurement.
 type BenchError = Box<dyn std::error::Error>;
@@ -99,11 +102,30 @@ fn run(plan: &Plan, smoke: bool) -> Result<(), BenchError> {
         Contender::start("Vigil thread", SlowHandler::Blocking, |_| {
             Ok(VigilDriver::new(config()))
         })?,
+        Contender::start("ldk-compat thread", SlowHandler::Blocking, |_| {
+            Ok(CompatDriver)
+        })?,
         Contender::start("LDK thread", SlowHandler::Blocking, |_| Ok(ReferenceDriver))?,
         Contender::start("Vigil tokio", SlowHandler::Async, |slow| {
             VigilTokioDriver::new(config(), slow)
         })?,
-        Contender::start("LDK async", SlowHandler::Async, LdkTokioDriver::new)?,
+        Contender::start("ldk-compat async", SlowHandler::Async, |slow| {
+            LdkTokioDriver::new(AsyncApi::Compat, slow)
+        })?,
+        Contender::start("LDK async", SlowHandler::Async, |slow| {
+            LdkTokioDriver::new(AsyncApi::Reference, slow)
+        })?,
+    ];
+    // Indexes into `contenders`.
+    let groups = [
+        Group {
+            challengers: vec![0, 1],
+            reference: 2,
+        },
+        Group {
+            challengers: vec![3, 4],
+            reference: 5,
+        },
     ];
     for contender in &contenders {
         println!(
@@ -122,7 +144,7 @@ fn run(plan: &Plan, smoke: bool) -> Result<(), BenchError> {
 
     println!();
     let names: Vec<&str> = contenders.iter().map(|contender| contender.name).collect();
-    table::print(&rows, &names);
+    table::print(&rows, &names, &groups);
     print_notes(plan, &idle);
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! The side-by-side table: one row per metric, both figures and their ratio.
+//! The side-by-side table: one row per metric, every contender's figure and the ratios to
+//! the references.
 
 use std::time::Duration;
 
@@ -64,26 +65,38 @@ impl Row {
     }
 }
 
-fn ratio(vigil: &Figure, reference: &Figure) -> String {
-    match (vigil.value(), reference.value()) {
-        (Some(vigil), Some(reference)) if reference > 0.0 => format!("{:.2}", vigil / reference),
+/// A reference contender and the contenders compared with it. Each challenger's figure is
+/// divided by the reference's in a ratio column of its own.
+pub struct Group {
+    /// Indexes of the contenders compared with the reference, in column order.
+    pub challengers: Vec<usize>,
+    /// Index of the reference contender.
+    pub reference: usize,
+}
+
+fn ratio(challenger: &Figure, reference: &Figure) -> String {
+    match (challenger.value(), reference.value()) {
+        (Some(challenger), Some(reference)) if reference > 0.0 => {
+            format!("{:.2}", challenger / reference)
+        }
         _ => "-".to_string(),
     }
 }
 
-/// Prints `rows` as a Markdown table. `names` holds pairs of contenders, each a Vigil
-/// processor followed by its reference, and each pair gets a column with the ratio
-/// Vigil / reference.
-pub fn print(rows: &[Row], names: &[&str]) {
+/// Prints `rows` as a Markdown table, one block of columns per group: the challengers'
+/// figures, the reference's figure, then one column per challenger with the ratio
+/// challenger / reference. `names` and each row's figures are indexed by contender.
+pub fn print(rows: &[Row], names: &[&str], groups: &[Group]) {
     let mut header = "| metric |".to_string();
     let mut rule = "| --- |".to_string();
-    for pair in names.chunks(2) {
-        for name in pair {
-            header.push_str(&format!(" {name} |"));
+    for group in groups {
+        for index in group.challengers.iter().chain([&group.reference]) {
+            header.push_str(&format!(" {} |", names[*index]));
             rule.push_str(" ---: |");
         }
-        if let [vigil, reference] = pair {
-            header.push_str(&format!(" {vigil} / {reference} |"));
+        for challenger in &group.challengers {
+            let (challenger, reference) = (names[*challenger], names[group.reference]);
+            header.push_str(&format!(" {challenger} / {reference} |"));
             rule.push_str(" ---: |");
         }
     }
@@ -91,12 +104,14 @@ pub fn print(rows: &[Row], names: &[&str]) {
     println!("{rule}");
     for row in rows {
         let mut line = format!("| {} |", row.metric);
-        for pair in row.figures.chunks(2) {
-            for figure in pair {
-                line.push_str(&format!(" {} |", figure.render()));
+        for group in groups {
+            for index in group.challengers.iter().chain([&group.reference]) {
+                line.push_str(&format!(" {} |", row.figures[*index].render()));
             }
-            if let [vigil, reference] = pair {
-                line.push_str(&format!(" {} |", ratio(vigil, reference)));
+            let reference = &row.figures[group.reference];
+            for challenger in &group.challengers {
+                let ratio = ratio(&row.figures[*challenger], reference);
+                line.push_str(&format!(" {ratio} |"));
             }
         }
         println!("{line}");

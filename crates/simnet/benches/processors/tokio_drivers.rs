@@ -1,23 +1,18 @@
-//! Drivers for the async processors, each on its own tokio runtime: Vigil's tokio runner and
-//! LDK's `process_events_async`.
+//! Drivers for the async processors, each on its own tokio runtime: Vigil's tokio runner,
+//! and `process_events_async` of LDK and of `vigil_processor::ldk_compat`.
 
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lightning::events::{Event, EventHandler, ReplayEvent};
-use lightning::sign::ChangeDestinationSourceSyncWrapper;
 use lightning::util::persist::KVStoreSyncWrapper;
-use lightning::util::sweep::OutputSweeper;
-use lightning_background_processor::{process_events_async, GossipSync, NO_LIQUIDITY_MANAGER};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use vigil_simnet::{
-    Chain, DriverError, FixedFeeEstimator, NodeBroadcaster, NodeEventHandler, NodeLogger,
-    NodeParts, NodeStore, ProcessorDriver, RunningProcessor, SimSweeper, Wallet,
+    DriverError, NodeEventHandler, NodeParts, ProcessorDriver, RunningProcessor, SimAsyncSweeper,
 };
 
 use crate::contender::SLOW_HANDLER_DELAY;
@@ -132,50 +127,88 @@ impl ProcessorDriver for VigilTokioDriver {
     }
 }
 
-/// A driver running each node's processor with LDK's `process_events_async`, on a runtime of
-/// its own.
+/// The module whose `process_events_async` an [`LdkTokioDriver`] calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsyncApi {
+    /// `lightning_background_processor`, LDK's own.
+    Reference,
+    /// `vigil_processor::ldk_compat`, the same API on Vigil's core.
+    Compat,
+}
+
+impl AsyncApi {
+    fn driver_name(self) -> &'static str {
+        match self {
+            AsyncApi::Reference => "ldk-tokio",
+            AsyncApi::Compat => "ldk-compat-async",
+        }
+    }
+
+    /// Returns the name of the runtime's threads, at most 15 bytes as Linux keeps it.
+    fn thread_name(self) -> &'static str {
+        match self {
+            AsyncApi::Reference => "ldk-tokio",
+            AsyncApi::Compat => "compat-async",
+        }
+    }
+}
+
+/// Expands to a call of `process_events_async` from the module given, with `node`'s parts
+/// written as an application of LDK's async processor writes them.
+///
+/// Both [`AsyncApi`]s expand it, so the two calls differ only in the module their names come
+/// from, as in an application that switches with one `use` line.
+macro_rules! call_process_events_async {
+    ($($module:ident)::+, $node:expr, $handler:expr, $sleeper:expr) => {{
+        use $($module)::+::{process_events_async, GossipSync, NO_LIQUIDITY_MANAGER};
+
+        let node: &NodeParts = $node;
+        process_events_async(
+            KVStoreSyncWrapper(Arc::clone(&node.store)),
+            $handler,
+            Arc::clone(&node.chain_monitor),
+            Arc::clone(&node.channel_manager),
+            Some(Arc::clone(&node.onion_messenger)),
+            GossipSync::p2p(Arc::clone(&node.gossip_sync)),
+            Arc::clone(&node.peer_manager),
+            NO_LIQUIDITY_MANAGER,
+            Some(SimAsyncSweeper(Arc::clone(&node.sweeper))),
+            Arc::clone(&node.logger),
+            Some(Arc::clone(&node.scorer)),
+            $sleeper,
+            false,
+            || SystemTime::now().duration_since(UNIX_EPOCH).ok(),
+        )
+    }};
+}
+
+/// A driver running each node's processor with the `process_events_async` of `api`, on a
+/// runtime of its own.
 pub struct LdkTokioDriver {
+    api: AsyncApi,
     runtime: Runtime,
     slow: Arc<AtomicBool>,
 }
 
 impl LdkTokioDriver {
-    /// Returns a driver whose runtime threads are named `ldk-tokio`, and whose handlers
-    /// await [`SLOW_HANDLER_DELAY`] after each event while `slow` is set.
+    /// Returns a driver whose runtime threads are named `ldk-tokio` (`compat-async` for
+    /// [`AsyncApi::Compat`]), and whose handlers await [`SLOW_HANDLER_DELAY`] after each
+    /// event while `slow` is set.
     ///
     /// # Errors
     ///
     /// Returns the error of the runtime's start.
-    pub fn new(slow: Arc<AtomicBool>) -> Result<Self, std::io::Error> {
+    pub fn new(api: AsyncApi, slow: Arc<AtomicBool>) -> Result<Self, std::io::Error> {
         Ok(Self {
-            runtime: runtime("ldk-tokio")?,
+            api,
+            runtime: runtime(api.thread_name())?,
             slow,
         })
     }
 }
 
-/// The async form of a node's sweeper, which `process_events_async` takes.
-struct AsyncSweeper(Arc<SimSweeper>);
-
-type AsyncSweeperTarget = OutputSweeper<
-    Arc<NodeBroadcaster>,
-    ChangeDestinationSourceSyncWrapper<Arc<Wallet>>,
-    Arc<FixedFeeEstimator>,
-    Arc<Chain>,
-    KVStoreSyncWrapper<Arc<NodeStore>>,
-    Arc<NodeLogger>,
-    Arc<lightning::sign::KeysManager>,
->;
-
-impl Deref for AsyncSweeper {
-    type Target = AsyncSweeperTarget;
-
-    fn deref(&self) -> &Self::Target {
-        self.0.sweeper_async()
-    }
-}
-
 struct LdkTokioProcessor {
+    driver: &'static str,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), lightning::io::Error>>,
     runtime: tokio::runtime::Handle,
@@ -184,10 +217,10 @@ struct LdkTokioProcessor {
 impl RunningProcessor for LdkTokioProcessor {
     fn stop(self: Box<Self>) -> Result<(), DriverError> {
         let stop_error = |source: Box<dyn std::error::Error + Send + Sync>| DriverError::Stop {
-            driver: "ldk-tokio".to_string(),
+            driver: self.driver.to_string(),
             source,
         };
-        // Every sleeper LDK awaits then returns `true`, which makes it exit.
+        // Every sleeper the processor awaits then returns `true`, which makes it exit.
         let _ = self.stop.send(true);
         match self.runtime.block_on(self.task) {
             Ok(Ok(())) => Ok(()),
@@ -199,7 +232,7 @@ impl RunningProcessor for LdkTokioProcessor {
 
 impl ProcessorDriver for LdkTokioDriver {
     fn name(&self) -> &str {
-        "ldk-tokio"
+        self.api.driver_name()
     }
 
     fn start(&self, node: &NodeParts) -> Result<Box<dyn RunningProcessor>, DriverError> {
@@ -215,26 +248,18 @@ impl ProcessorDriver for LdkTokioDriver {
         };
         let handler = async_handler(node.event_handler.clone(), Arc::clone(&self.slow));
         let node = node.clone();
-        let task = self.runtime.spawn(async move {
-            process_events_async(
-                KVStoreSyncWrapper(Arc::clone(&node.store)),
-                handler,
-                Arc::clone(&node.chain_monitor),
-                Arc::clone(&node.channel_manager),
-                Some(Arc::clone(&node.onion_messenger)),
-                GossipSync::p2p(Arc::clone(&node.gossip_sync)),
-                Arc::clone(&node.peer_manager),
-                NO_LIQUIDITY_MANAGER,
-                Some(AsyncSweeper(Arc::clone(&node.sweeper))),
-                Arc::clone(&node.logger),
-                Some(Arc::clone(&node.scorer)),
-                sleeper,
-                false,
-                || SystemTime::now().duration_since(UNIX_EPOCH).ok(),
-            )
-            .await
-        });
+        let task = match self.api {
+            AsyncApi::Reference => self.runtime.spawn(async move {
+                call_process_events_async!(lightning_background_processor, &node, handler, sleeper)
+                    .await
+            }),
+            AsyncApi::Compat => self.runtime.spawn(async move {
+                call_process_events_async!(vigil_processor::ldk_compat, &node, handler, sleeper)
+                    .await
+            }),
+        };
         Ok(Box::new(LdkTokioProcessor {
+            driver: self.api.driver_name(),
             stop,
             task,
             runtime: self.runtime.handle().clone(),

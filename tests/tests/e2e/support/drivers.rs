@@ -11,21 +11,55 @@ use lightning::util::persist::KVStoreSyncWrapper;
 use vigil_processor::{BackgroundProcessor, Gossip, Stopper, TokioProcessor};
 use vigil_simnet::{DriverError, NodeParts, ProcessorDriver, RunningProcessor};
 
-type Slot = Arc<Mutex<Option<BackgroundProcessor>>>;
+/// The slot of one running processor; a test that takes the processor leaves it empty.
+pub type Slot<P> = Arc<Mutex<Option<P>>>;
+
+/// The running processors of a driver by node id, so that a test can take one out of the
+/// simnet's reach, to `join()` it for example. The simnet's later stop of that node then
+/// stops no processor.
+pub struct KeptProcessors<P>(Arc<Mutex<HashMap<PublicKey, Slot<P>>>>);
+
+impl<P> Clone for KeptProcessors<P> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<P> Default for KeptProcessors<P> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<P> KeptProcessors<P> {
+    /// Keeps `processor` as the running processor of `node_id` and returns its slot.
+    pub fn keep(&self, node_id: PublicKey, processor: P) -> Slot<P> {
+        let slot = Arc::new(Mutex::new(Some(processor)));
+        self.0.lock().unwrap().insert(node_id, Arc::clone(&slot));
+        slot
+    }
+
+    /// Removes the running processor of `node_id` from its slot and returns it.
+    pub fn take(&self, node_id: &PublicKey) -> Option<P> {
+        let slot = self.0.lock().unwrap().get(node_id).cloned()?;
+        let processor = slot.lock().unwrap().take();
+        processor
+    }
+}
 
 /// Runs Vigil's thread runner on each node, as `VigilDriver` does, and keeps every running
 /// processor reachable by node id, so that a test can take one out and `join()` it.
 #[derive(Clone)]
 pub struct JoinableVigilDriver {
     config: vigil_processor::Config,
-    running: Arc<Mutex<HashMap<PublicKey, Slot>>>,
+    running: KeptProcessors<BackgroundProcessor>,
 }
 
 impl JoinableVigilDriver {
     pub fn new(config: vigil_processor::Config) -> Self {
         Self {
             config,
-            running: Arc::default(),
+            running: KeptProcessors::default(),
         }
     }
 
@@ -33,13 +67,11 @@ impl JoinableVigilDriver {
     ///
     /// The simnet's later stop of that node then stops no processor.
     pub fn take(&self, node_id: &PublicKey) -> Option<BackgroundProcessor> {
-        let slot = self.running.lock().unwrap().get(node_id).cloned()?;
-        let processor = slot.lock().unwrap().take();
-        processor
+        self.running.take(node_id)
     }
 }
 
-struct JoinableProcessor(Slot);
+struct JoinableProcessor(Slot<BackgroundProcessor>);
 
 impl RunningProcessor for JoinableProcessor {
     fn stop(self: Box<Self>) -> Result<(), DriverError> {
@@ -77,11 +109,7 @@ impl ProcessorDriver for JoinableVigilDriver {
             driver: "vigil".to_string(),
             source: Box::new(error),
         })?;
-        let slot: Slot = Arc::new(Mutex::new(Some(processor)));
-        self.running
-            .lock()
-            .unwrap()
-            .insert(node.node_id, Arc::clone(&slot));
+        let slot = self.running.keep(node.node_id, processor);
         Ok(Box::new(JoinableProcessor(slot)))
     }
 }
@@ -95,10 +123,8 @@ impl ProcessorDriver for JoinableVigilDriver {
 pub struct TokioVigilDriver {
     config: vigil_processor::Config,
     runtime: Arc<tokio::runtime::Runtime>,
-    running: Arc<Mutex<HashMap<PublicKey, TokioSlot>>>,
+    running: KeptProcessors<TokioProcessor>,
 }
-
-type TokioSlot = Arc<Mutex<Option<TokioProcessor>>>;
 
 impl TokioVigilDriver {
     pub fn new(config: vigil_processor::Config) -> Self {
@@ -111,7 +137,7 @@ impl TokioVigilDriver {
         Self {
             config,
             runtime: Arc::new(runtime),
-            running: Arc::default(),
+            running: KeptProcessors::default(),
         }
     }
 
@@ -124,16 +150,14 @@ impl TokioVigilDriver {
     ///
     /// The simnet's later stop of that node then stops no processor.
     pub fn take(&self, node_id: &PublicKey) -> Option<TokioProcessor> {
-        let slot = self.running.lock().unwrap().get(node_id).cloned()?;
-        let processor = slot.lock().unwrap().take();
-        processor
+        self.running.take(node_id)
     }
 }
 
 /// A processor started by [`TokioVigilDriver`]. [`RunningProcessor::as_any`] reaches its
 /// [`Stopper`], which reads its counters.
 struct TokioRunning {
-    slot: TokioSlot,
+    slot: Slot<TokioProcessor>,
     stopper: Stopper,
     runtime: Arc<tokio::runtime::Runtime>,
 }
@@ -190,11 +214,7 @@ impl ProcessorDriver for TokioVigilDriver {
         })?;
 
         let stopper = processor.stopper();
-        let slot: TokioSlot = Arc::new(Mutex::new(Some(processor)));
-        self.running
-            .lock()
-            .unwrap()
-            .insert(node.node_id, Arc::clone(&slot));
+        let slot = self.running.keep(node.node_id, processor);
         Ok(Box::new(TokioRunning {
             slot,
             stopper,

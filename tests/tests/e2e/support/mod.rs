@@ -1,6 +1,7 @@
 //! Shared setup of the end-to-end tests: processor configs, drivers, the watchdog and stores
 //! that record what happens to them.
 
+pub mod compat_async;
 pub mod drivers;
 pub mod stores;
 

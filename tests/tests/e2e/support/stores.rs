@@ -1,10 +1,14 @@
-//! A store that appends each completed ChannelManager write to a shared trace.
+//! A store that appends each completed ChannelManager and ChannelMonitor write to a shared
+//! trace.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use lightning::io;
-use lightning::util::persist::{KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY};
+use lightning::util::persist::{
+    KVStoreSync, CHANNEL_MANAGER_PERSISTENCE_KEY, CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE,
+};
+use vigil_simnet::StoreOpener;
 
 /// One entry of an ordered trace shared by a store and an event handler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +19,8 @@ pub enum TraceEntry {
     HandlerReturned(&'static str),
     /// A write of the ChannelManager returned successfully.
     ManagerWritten,
+    /// A write of the ChannelMonitor stored under this key returned successfully.
+    MonitorWritten(String),
 }
 
 /// An ordered trace shared by a store and an event handler, with a way to wait for an entry.
@@ -37,10 +43,18 @@ impl Trace {
     /// Blocks until an entry equal to `entry` sits at a position of at least `from`, or until
     /// `limit` passed; returns whether it came.
     pub fn wait_for(&self, entry: &TraceEntry, from: usize, limit: Duration) -> bool {
+        self.wait_until(limit, |entries| {
+            entries.iter().skip(from).any(|seen| seen == entry)
+        })
+    }
+
+    /// Blocks until `condition` is true of the entries or `limit` has passed, and returns
+    /// whether it became true.
+    pub fn wait_until(&self, limit: Duration, condition: impl Fn(&[TraceEntry]) -> bool) -> bool {
         let deadline = Instant::now() + limit;
         let mut entries = self.entries.lock().unwrap();
         loop {
-            if entries.iter().skip(from).any(|seen| seen == entry) {
+            if condition(&entries) {
                 return true;
             }
             let now = Instant::now();
@@ -57,7 +71,8 @@ impl Trace {
 }
 
 /// A [`KVStoreSync`] passing every call to `inner` and appending
-/// [`TraceEntry::ManagerWritten`] to a trace after each successful ChannelManager write.
+/// [`TraceEntry::ManagerWritten`] or [`TraceEntry::MonitorWritten`] to a trace after each
+/// successful ChannelManager or ChannelMonitor write.
 pub struct TracingStore<S> {
     inner: S,
     trace: Arc<Trace>,
@@ -85,6 +100,9 @@ impl<S: KVStoreSync> KVStoreSync for TracingStore<S> {
         if key == CHANNEL_MANAGER_PERSISTENCE_KEY && primary.is_empty() && secondary.is_empty() {
             self.trace.push(TraceEntry::ManagerWritten);
         }
+        if primary == CHANNEL_MONITOR_PERSISTENCE_PRIMARY_NAMESPACE && secondary.is_empty() {
+            self.trace.push(TraceEntry::MonitorWritten(key.to_owned()));
+        }
         Ok(())
     }
 
@@ -101,4 +119,32 @@ impl<S: KVStoreSync> KVStoreSync for TracingStore<S> {
     fn list(&self, primary: &str, secondary: &str) -> Result<Vec<String>, io::Error> {
         self.inner.list(primary, secondary)
     }
+}
+
+/// Returns a store opener that puts a [`TracingStore`] appending to `trace` over the node's
+/// [`DiskStore`](vigil_simnet::DiskStore).
+pub fn tracing_opener(trace: Arc<Trace>) -> StoreOpener {
+    Arc::new(move |dir| {
+        let store = TracingStore::new(vigil_simnet::DiskStore::open(dir)?, Arc::clone(&trace));
+        Ok(Arc::new(store) as Arc<dyn KVStoreSync + Send + Sync>)
+    })
+}
+
+/// The `FaultyStore` a [`faulty_opener`] opened, once the node has started.
+pub type OpenedFaultyStore =
+    Arc<Mutex<Option<Arc<vigil_persistence::FaultyStore<vigil_simnet::DiskStore>>>>>;
+
+/// Returns an opener of a `FaultyStore` over a node's disk store, and the slot where the
+/// opened store appears, so that a test can inject failures into it.
+pub fn faulty_opener() -> (StoreOpener, OpenedFaultyStore) {
+    let opened: OpenedFaultyStore = Arc::default();
+    let slot = Arc::clone(&opened);
+    let opener: StoreOpener = Arc::new(move |dir| {
+        let store = Arc::new(vigil_persistence::FaultyStore::new(
+            vigil_simnet::DiskStore::open(dir)?,
+        ));
+        *slot.lock().unwrap() = Some(Arc::clone(&store));
+        Ok(store as Arc<dyn KVStoreSync + Send + Sync>)
+    });
+    (opener, opened)
 }

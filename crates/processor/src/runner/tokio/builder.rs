@@ -18,7 +18,10 @@ use super::sources::{ChainMonitorEvents, ChannelManagerEvents, OnionMessengerEve
 use super::sweeper::{AsyncSweeperDriver, DeferredSweeper};
 use super::{AsyncProcessor, AsyncSweeper};
 use crate::builder::Gossip;
-use crate::components::{PeerManagerDriver, SweeperDriver};
+use crate::components::{
+    ChainMonitorDriver, ChannelManagerDriver, OnionMessengerDriver, PeerManagerDriver,
+    SweeperDriver,
+};
 use crate::config::Config;
 use crate::core::{Components, Core, CoreParts, Dispatch, EventSink};
 use crate::error::Error;
@@ -49,12 +52,43 @@ impl BackgroundProcessor {
         L: Logger + Send + Sync + 'static,
     {
         let handler: UserHandler = Box::new(move |event| Box::pin(event_handler(event)));
+        let mut builder = AsyncBuilder::with_external_events(
+            store,
+            handler,
+            chain_monitor.clone(),
+            channel_manager.clone(),
+            peer_manager,
+            logger,
+        );
+        builder.sources = Some(EventSources {
+            channel_manager,
+            chain_monitor,
+            onion_messenger: None,
+        });
+        builder
+    }
+}
+
+impl AsyncBuilder {
+    /// Returns a builder whose event task hands out no events by itself. The caller then sets
+    /// its event sources or runs the task's loop with a dispatch of its own.
+    ///
+    /// `ldk_compat` does the latter, because it keeps the components behind their own
+    /// `Deref` handles and awaits their event futures in the caller's task.
+    pub(crate) fn with_external_events(
+        store: Arc<dyn KVStore + Send + Sync>,
+        handler: UserHandler,
+        chain_monitor: Arc<dyn ChainMonitorDriver>,
+        channel_manager: Arc<dyn ChannelManagerDriver>,
+        peer_manager: Arc<dyn PeerManagerDriver>,
+        logger: Arc<dyn Logger + Send + Sync>,
+    ) -> Self {
         AsyncBuilder {
             store,
             handler,
             components: Components {
-                channel_manager: channel_manager.clone(),
-                chain_monitor: chain_monitor.clone(),
+                channel_manager,
+                chain_monitor,
                 peer_manager,
                 onion_messenger: None,
                 gossip: None,
@@ -62,11 +96,7 @@ impl BackgroundProcessor {
                 sweeper: None,
                 liquidity: None,
             },
-            sources: EventSources {
-                channel_manager,
-                chain_monitor,
-                onion_messenger: None,
-            },
+            sources: None,
             logger,
             graph_observer: None,
             scorer_observer: None,
@@ -96,7 +126,9 @@ pub struct AsyncBuilder {
     store: Arc<dyn KVStore + Send + Sync>,
     handler: UserHandler,
     components: Components,
-    sources: EventSources,
+    /// The components the event task hands events out from; `None` for a builder from
+    /// [`AsyncBuilder::with_external_events`].
+    sources: Option<EventSources>,
     logger: Arc<dyn Logger + Send + Sync>,
     graph_observer: Option<Box<dyn Observer>>,
     scorer_observer: Option<ScorerObserverFactory>,
@@ -136,7 +168,23 @@ impl AsyncBuilder {
     /// Sets the OnionMessenger: its events, wake future and timer.
     pub fn onion_messenger<O: OnionMessengerEvents + 'static>(mut self, messenger: Arc<O>) -> Self {
         self.components.onion_messenger = Some(messenger.clone());
-        self.sources.onion_messenger = Some(messenger);
+        if let Some(sources) = &mut self.sources {
+            sources.onion_messenger = Some(messenger);
+        }
+        self
+    }
+
+    /// Sets the OnionMessenger's wake future and timer, for a builder whose caller hands out
+    /// its events.
+    #[cfg_attr(
+        not(feature = "ldk-compat"),
+        allow(dead_code, reason = "used only by the ldk_compat module")
+    )]
+    pub(crate) fn onion_messenger_driver(
+        mut self,
+        messenger: Arc<dyn OnionMessengerDriver>,
+    ) -> Self {
+        self.components.onion_messenger = Some(messenger);
         self
     }
 

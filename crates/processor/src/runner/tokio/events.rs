@@ -32,7 +32,9 @@ pub(crate) struct EventSources {
 
 /// Everything the event task shares with the handler futures it creates.
 pub(crate) struct EventTask {
-    pub(crate) sources: EventSources,
+    /// The components whose events the task hands out; `None` when the caller runs the
+    /// task's loop with its own dispatch, as `ldk_compat` does.
+    pub(crate) sources: Option<EventSources>,
     pub(crate) dispatcher: Arc<AsyncDispatcher<UserHandler>>,
     pub(crate) gate: AsyncGate,
     /// Record of a handler panic, which the core's next turn stops with.
@@ -49,21 +51,23 @@ impl EventTask {
     /// dispatcher does not catch, so that the core stops with it.
     pub(crate) async fn run_recording_panic(self: Arc<Self>) {
         let link = Arc::clone(&self.link);
-        let mut run = std::pin::pin!(self.run());
-        std::future::poll_fn(move |context| {
-            match panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(context))) {
-                Ok(poll) => poll,
-                Err(payload) => {
-                    link.record_panic(panic_message(payload.as_ref()));
-                    Poll::Ready(())
-                }
-            }
-        })
-        .await;
+        record_panic(&link, self.run()).await;
     }
 
     /// Hands out events whenever a source signals, until the core tells it to stop.
     async fn run(self: Arc<Self>) {
+        self.run_loop(|| self.dispatch_all()).await;
+    }
+
+    /// Calls `dispatch_all` whenever a source signals, until the core signals a stop.
+    ///
+    /// `dispatch_all` hands out the pending events of every source through
+    /// [`handle`](Self::handle).
+    pub(crate) async fn run_loop<D, F>(&self, mut dispatch_all: D)
+    where
+        D: FnMut() -> F,
+        F: Future<Output = ()>,
+    {
         // Marks the task done and wakes the core on every exit, a drop of the future included.
         struct Done<'a>(&'a WorkerLink, &'a Signal);
         impl Drop for Done<'_> {
@@ -76,7 +80,7 @@ impl EventTask {
 
         while !self.link.stop.load(Ordering::Acquire) {
             let before = self.handled.load(Ordering::Acquire);
-            self.dispatch_all().await;
+            dispatch_all().await;
 
             // Handled events may have changed the scorer, and a panic stops the processor.
             if self.handled.load(Ordering::Acquire) > before || self.pump.failure().is_some() {
@@ -91,20 +95,24 @@ impl EventTask {
 
     /// Hands out the pending events of every source, ChannelManager first.
     async fn dispatch_all(self: &Arc<Self>) {
-        self.dispatch_from(EventSource::ChannelManager).await;
-        self.dispatch_from(EventSource::ChainMonitor).await;
-        if self.sources.onion_messenger.is_some() {
-            self.dispatch_from(EventSource::OnionMessenger).await;
+        let Some(sources) = &self.sources else {
+            return;
+        };
+        self.dispatch_from(sources, EventSource::ChannelManager)
+            .await;
+        self.dispatch_from(sources, EventSource::ChainMonitor).await;
+        if sources.onion_messenger.is_some() {
+            self.dispatch_from(sources, EventSource::OnionMessenger)
+                .await;
         }
     }
 
-    async fn dispatch_from(self: &Arc<Self>, source: EventSource) {
+    async fn dispatch_from(self: &Arc<Self>, sources: &EventSources, source: EventSource) {
         let task = Arc::clone(self);
         let handler: Box<AsyncEventHandler> = Box::new(move |event| {
             let task = Arc::clone(&task);
             Box::pin(async move { task.handle(source, event).await })
         });
-        let sources = &self.sources;
         match source {
             EventSource::ChannelManager => {
                 sources
@@ -127,7 +135,11 @@ impl EventTask {
     }
 
     /// Hands one event to the dispatcher once the gate admits it.
-    async fn handle(&self, source: EventSource, event: Event) -> Result<(), ReplayEvent> {
+    pub(crate) async fn handle(
+        &self,
+        source: EventSource,
+        event: Event,
+    ) -> Result<(), ReplayEvent> {
         // After a panic nothing more is handed out; the processor is stopping.
         if self.pump.failure().is_some() {
             return Err(ReplayEvent());
@@ -146,4 +158,19 @@ impl EventTask {
         }
         outcome
     }
+}
+
+/// Polls `future` to its end, and records a panic in it so that the core stops with it.
+pub(crate) async fn record_panic<F: Future<Output = ()>>(link: &WorkerLink, future: F) {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |context| {
+        match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(context))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                link.record_panic(panic_message(payload.as_ref()));
+                Poll::Ready(())
+            }
+        }
+    })
+    .await;
 }

@@ -46,9 +46,12 @@ pub use sweeper::{AsyncSweeperDriver, SweepFuture};
 use crate::core::{Core, Step};
 use crate::error::Error;
 use crate::stats::Stats;
-use events::EventTask;
+#[cfg(feature = "ldk-compat")]
+pub(crate) use events::record_panic;
+pub(crate) use events::EventTask;
 use sweeper::DeferredSweeper;
-use wait::{wait_for_work, Done, InFlight, WaitEnd};
+pub(crate) use wait::Timer;
+use wait::{wait_for_work, Done, InFlight, TokioTimer, WaitEnd};
 
 /// A processor built for the async runner, not yet running; returned by
 /// [`AsyncBuilder::build`].
@@ -146,6 +149,25 @@ impl AsyncProcessor {
     /// panic, and [`Error::ShutdownTimeout`] when the handler was still running after the
     /// final writes and the shutdown timeout.
     pub fn run(self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let (turning, events) = self.into_inline_parts(TokioTimer);
+        async move {
+            // The event task ends on its own once the core signals it to stop. A task stuck
+            // in the user's handler past the shutdown timeout is left to finish, as the
+            // thread runner leaves its event thread.
+            drop(tokio::spawn(events.run_recording_panic()));
+            turning.await
+        }
+    }
+
+    /// Splits the processor into the future that turns the core, waiting on `timer`, and the
+    /// event task, for a caller that polls both in one task of its own.
+    ///
+    /// The caller drives the event task's loop with its own dispatch; the turning future
+    /// needs no tokio runtime unless `timer` does.
+    pub(crate) fn into_inline_parts<T: Timer>(
+        self,
+        timer: T,
+    ) -> (impl Future<Output = Result<(), Error>>, Arc<EventTask>) {
         let Self {
             core,
             events,
@@ -162,13 +184,8 @@ impl AsyncProcessor {
             sweeper,
             logger,
         };
-        async move {
-            // The event task ends on its own once the core signals it to stop. A task stuck
-            // in the user's handler past the shutdown timeout is left to finish, as the
-            // thread runner leaves its event thread.
-            drop(tokio::spawn(events.run_recording_panic()));
-            driver.drive(core).await
-        }
+        let turning = async move { driver.drive(core, &timer).await };
+        (turning, events)
     }
 }
 
@@ -183,7 +200,7 @@ struct Driver {
 
 impl Driver {
     /// Turns the core, starts its writes and waits, until it finishes.
-    async fn drive(&self, mut core: Core) -> Result<(), Error> {
+    async fn drive<T: Timer>(&self, mut core: Core, timer: &T) -> Result<(), Error> {
         let signal = core.signal();
         let mut in_flight = InFlight::default();
         loop {
@@ -202,9 +219,11 @@ impl Driver {
             // counts from when the wait began, so a slow turn is not taken for a suspend.
             let wait_start = self.clock.now();
             let deadline = wait_limit(&core, deadline, wait_start, self.mobile);
-            let end = wait_for_work(&*self.clock, &signal, deadline, &mut in_flight).await;
-            if let WaitEnd::Done(done) = end {
-                self.record_done(&mut core, done);
+            let sleep = timer.sleep_until(&*self.clock, deadline);
+            match wait_for_work(&signal, sleep, &mut in_flight).await {
+                WaitEnd::Done(done) => self.record_done(&mut core, done),
+                WaitEnd::StopRequested => core.request_stop(),
+                WaitEnd::DeadlineOrSignal => {}
             }
             core.record_wait(deadline.max(wait_start), self.clock.now());
         }

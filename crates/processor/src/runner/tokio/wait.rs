@@ -97,24 +97,50 @@ impl InFlight {
 pub(crate) enum WaitEnd {
     /// The deadline passed or the signal was raised.
     DeadlineOrSignal,
+    /// The timer's owner asked the processor to stop.
+    StopRequested,
     /// This work completed.
     Done(Vec<Done>),
 }
 
-/// Waits until `deadline` on `clock`, a raise of `signal`, or the completion of work in
+/// The source of the runner's waits for a deadline.
+pub(crate) trait Timer {
+    /// Completes at the deadline. An output of `true` requests a stop of the processor.
+    type Sleep: Future<Output = bool> + Unpin;
+
+    /// Returns a future that completes at `deadline` on `clock`.
+    fn sleep_until(&self, clock: &dyn Clock, deadline: Instant) -> Self::Sleep;
+}
+
+/// The timer of [`AsyncProcessor::run`](super::AsyncProcessor::run): the clock's own
+/// deadline future for a virtual clock, tokio's timer otherwise. It never requests a stop.
+pub(crate) struct TokioTimer;
+
+impl Timer for TokioTimer {
+    type Sleep = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+    fn sleep_until(&self, clock: &dyn Clock, deadline: Instant) -> Self::Sleep {
+        let timer = deadline_future(clock, deadline);
+        Box::pin(async move {
+            timer.await;
+            false
+        })
+    }
+}
+
+/// Waits until `sleep` completes, a raise of `signal`, or the completion of work in
 /// flight.
-pub(crate) async fn wait_for_work(
-    clock: &dyn Clock,
-    signal: &Signal,
-    deadline: Instant,
-    in_flight: &mut InFlight,
-) -> WaitEnd {
-    let timer = deadline_future(clock, deadline);
+pub(crate) async fn wait_for_work<S>(signal: &Signal, sleep: S, in_flight: &mut InFlight) -> WaitEnd
+where
+    S: Future<Output = bool> + Unpin,
+{
+    // The sleep comes before the signal: on a busy node the signal is raised at every
+    // wait, and a stop requested through the sleep must still be seen.
     tokio::select! {
         biased;
         done = in_flight.completed() => WaitEnd::Done(done),
+        stop = sleep => if stop { WaitEnd::StopRequested } else { WaitEnd::DeadlineOrSignal },
         () = signal.raised() => WaitEnd::DeadlineOrSignal,
-        () = timer => WaitEnd::DeadlineOrSignal,
     }
 }
 
@@ -129,5 +155,29 @@ fn deadline_future(
         None => Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
             deadline,
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::ready;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    #[test]
+    fn stop_seen_while_signal_raised() {
+        let signal = Signal::new();
+        signal.raise();
+        let mut in_flight = InFlight::default();
+
+        let wait = pin!(wait_for_work(&signal, ready(true), &mut in_flight));
+        let end = wait.poll(&mut Context::from_waker(Waker::noop()));
+
+        assert!(
+            matches!(end, Poll::Ready(WaitEnd::StopRequested)),
+            "a raised signal hid the stop request"
+        );
     }
 }

@@ -490,8 +490,8 @@ struct PanickingMonitor {
 }
 
 impl crate::components::ChainMonitorDriver for PanickingMonitor {
-    fn process_pending_events(&self, handler: &dyn lightning::events::EventHandler) {
-        self.mock.process_pending_events(handler);
+    fn process_pending_events_unlocked(&self, handler: &dyn lightning::events::EventHandler) {
+        self.mock.process_pending_events_unlocked(handler);
     }
     fn register_wake(&self, callback: crate::components::WakeCallback) {
         self.mock.register_wake(callback);

@@ -111,8 +111,8 @@ pub(super) struct AsyncMonitor {
 }
 
 impl ChainMonitorDriver for AsyncMonitor {
-    fn process_pending_events(&self, handler: &dyn lightning::events::EventHandler) {
-        self.mock.process_pending_events(handler);
+    fn process_pending_events_unlocked(&self, handler: &dyn lightning::events::EventHandler) {
+        self.mock.process_pending_events_unlocked(handler);
     }
     fn register_wake(&self, callback: WakeCallback) {
         self.mock.register_wake(callback);
@@ -143,8 +143,8 @@ pub(super) struct AsyncMessenger {
 }
 
 impl OnionMessengerDriver for AsyncMessenger {
-    fn process_pending_events(&self, handler: &dyn lightning::events::EventHandler) {
-        self.mock.process_pending_events(handler);
+    fn process_pending_events_unlocked(&self, handler: &dyn lightning::events::EventHandler) {
+        self.mock.process_pending_events_unlocked(handler);
     }
     fn register_wake(&self, callback: WakeCallback) {
         self.mock.register_wake(callback);
