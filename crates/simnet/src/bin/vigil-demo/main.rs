@@ -3,8 +3,8 @@
 //!
 //! Run it with `cargo xtask demo` or `cargo run --release -p vigil-simnet --bin vigil-demo`;
 //! `--help` lists the options. It prints progress on stderr and a summary on stdout, and
-//! exits with 0 when every payment and check passed, 1 when one failed, and 2 on bad
-//! arguments.
+//! exits with 0 when every payment and check passed, 1 when the nodes could not start or a
+//! payment or check failed, and 2 on bad arguments.
 
 mod args;
 mod progress;
