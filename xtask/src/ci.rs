@@ -1,12 +1,12 @@
 //! `cargo xtask ci`: every check CI runs, stopping at the first failure.
 
-use crate::process::cargo;
+use crate::process::{cargo, Failure};
 
 /// Runs the format check, clippy, the test suite, the docs build and a short
 /// benchmark smoke run, in that order.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub fn run(args: &[String]) -> Result<(), Failure> {
     if let Some(extra) = args.first() {
-        return Err(format!("`ci` takes no arguments, got `{extra}`"));
+        return Err(format!("`ci` takes no arguments, got `{extra}`").into());
     }
 
     cargo("fmt", &["fmt", "--all", "--check"], &[])?;
