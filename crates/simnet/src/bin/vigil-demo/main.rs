@@ -6,28 +6,47 @@
 //! exits with 0 when every payment and check passed, 1 when the nodes could not start or a
 //! payment or check failed, and 2 on bad arguments.
 
+/// Writes to stderr like `eprint!`, but ignores a failed write. Progress and errors are
+/// for a person watching, and a reader that went away (`2>&1 | head -1`) must not turn a
+/// run into a panic.
+macro_rules! status {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes a line to stderr like `eprintln!`, but ignores a failed write, as `status!` does.
+macro_rules! status_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod progress;
 mod report;
 mod run;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = match args::parse(std::env::args().skip(1)) {
         Ok(args::Command::Run(args)) => args,
         Ok(args::Command::Help) => {
-            print!("{}", args::HELP);
+            let _ = std::io::stdout().write_all(args::HELP.as_bytes());
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            status_line!("error: {error}");
             return ExitCode::from(2);
         }
     };
     match run::run(&args) {
         Ok(report) => {
-            print!("{}", report::render(&report));
+            let _ = std::io::stdout().write_all(report::render(&report).as_bytes());
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -35,7 +54,7 @@ fn main() -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("error: the demo could not set up its nodes: {error}");
+            status_line!("error: the demo could not set up its nodes: {error}");
             ExitCode::FAILURE
         }
     }

@@ -44,30 +44,30 @@ impl Progress {
         let tenth = self.done * 10 / self.total.max(1);
         if tenth > self.printed_tenth {
             self.printed_tenth = tenth;
-            eprintln!("{}", self.line());
+            status_line!("{}", self.line());
         }
     }
 
     /// Prints `message` on its own line, above the bar.
     pub fn note(&mut self, message: &str) {
         if self.terminal {
-            eprint!("\r\x1b[2K");
-            eprintln!("{message}");
+            status!("\r\x1b[2K");
+            status_line!("{message}");
             self.draw();
         } else {
-            eprintln!("{message}");
+            status_line!("{message}");
         }
     }
 
     /// Ends the bar's line.
     pub fn finish(&mut self) {
         if self.terminal {
-            eprintln!();
+            status_line!();
         }
     }
 
     fn draw(&self) {
-        eprint!("\r{}", self.line());
+        status!("\r{}", self.line());
         let _ = std::io::stderr().flush();
     }
 

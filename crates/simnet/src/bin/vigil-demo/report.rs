@@ -68,9 +68,10 @@ fn render_payments(out: &mut String, report: &Report) {
     if let Some(restart) = &report.restart {
         let _ = writeln!(
             out,
-            "  {} stopped after payment {} in {} (final writes included), read back from disk and reconnected in {}",
+            "  {} stopped after {} {} in {} (final writes included), read back from disk and reconnected in {}",
             restart.node,
             restart.after_payments,
+            if restart.after_payments == 1 { "payment" } else { "payments" },
             format_duration(restart.stop_took),
             format_duration(restart.start_took),
         );

@@ -136,21 +136,21 @@ impl Demo {
             Some(dir) => dir.display().to_string(),
             None => "a temporary directory".to_string(),
         };
-        eprintln!("starting {} nodes in {location}", args.nodes);
+        status_line!("starting {} nodes in {location}", args.nodes);
         let simnet = Simnet::start(config, VigilDriver::new(vigil_processor::Config::default()))?;
         let names = simnet.names();
         for index in 0..args.nodes - 1 {
             simnet.connect(index, index + 1)?;
         }
         for index in 0..args.nodes - 1 {
-            eprintln!(
+            status_line!(
                 "opening and confirming a {CHANNEL_SATS} sat channel {} -> {}",
                 names[index],
                 names[index + 1]
             );
             simnet.open_channel(index, index + 1, CHANNEL_SATS, 0)?;
         }
-        eprintln!("waiting for every node to learn the channels from gossip");
+        status_line!("waiting for every node to learn the channels from gossip");
         simnet.wait_for_graph(args.nodes - 1)?;
 
         let report = Report {
