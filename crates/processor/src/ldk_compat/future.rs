@@ -29,21 +29,16 @@ use vigil_scheduler::{Clock, DeadlineFuture, Signal, SystemClock, Wake};
 
 use super::adapters::{Handle, ScorerHandle};
 use super::bridge::{bridge, serve, Caller, CatchPanic, Caught, Server};
+use super::sleep::SleeperTimer;
 use super::{into_io_error, GossipSync};
 use crate::components::WakeCallback;
 use crate::error::Error;
 use crate::runner::tokio::{record_panic, EventTask};
 use crate::runner::tokio::{
     AsyncBuilder, AsyncLiquidityDriver, AsyncProcessor, AsyncSweeperDriver, LiquidityPersistFuture,
-    SweepFuture, Timer,
+    SweepFuture,
 };
 use crate::stats::EventSource;
-
-/// The maximum duration passed to the caller's sleeper in one call.
-///
-/// With the default intervals the core's deadlines are at most an hour away. The cap only
-/// keeps a sleeper from receiving a duration its timer cannot represent.
-const MAX_SLEEP: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The system clock, with the wall-clock time read from the caller's `fetch_time`.
 ///
@@ -69,23 +64,6 @@ impl Clock for FetchedTimeClock {
     fn deadline_future(&self, _deadline: Instant) -> Option<DeadlineFuture> {
         // The runner waits through the caller's sleeper instead.
         None
-    }
-}
-
-/// A timer that waits through the caller's sleeper. A sleep whose output is `true`
-/// requests a stop of the processor.
-struct SleeperTimer<Sleeper>(Sleeper);
-
-impl<Sleeper, SleepFuture> Timer for SleeperTimer<Sleeper>
-where
-    Sleeper: Fn(Duration) -> SleepFuture,
-    SleepFuture: Future<Output = bool> + Unpin,
-{
-    type Sleep = SleepFuture;
-
-    fn sleep_until(&self, clock: &dyn Clock, deadline: Instant) -> SleepFuture {
-        let duration = deadline.saturating_duration_since(clock.now());
-        (self.0)(duration.min(MAX_SLEEP))
     }
 }
 
@@ -436,7 +414,7 @@ where
         SweepWork: FnMut(()) -> SWF,
         SWF: Future<Output = Result<(), ()>>,
     {
-        let (turning, task) = self.processor.into_inline_parts(SleeperTimer(sleeper));
+        let (turning, task) = self.processor.into_inline_parts(SleeperTimer::new(sleeper));
         let liquidity = self.liquidity.map(|(server, manager)| {
             let persist = move |()| {
                 let manager = manager.clone();
@@ -474,6 +452,8 @@ fn into_ldk_io_error(error: Error) -> lightning::io::Error {
 /// and reads the wall-clock time through `fetch_time`, as the reference does. Its
 /// behaviour differs from the reference's as follows:
 /// - A stop takes effect as soon as the current `sleeper` future completes with `true`.
+///   As in the reference, `sleeper` is not called after that. The waits of the stop
+///   sequence (for a write retry or the event handler) are timed by a thread of their own.
 ///   An idle processor calls `sleeper` only for the next due job instead of every 100 ms
 ///   (with `mobile_interruptable_platform`, at least once a second).
 /// - ChannelManager writes do not wait for a slow event handler: the handler's future is

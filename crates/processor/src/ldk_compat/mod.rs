@@ -54,6 +54,8 @@ mod consts;
 #[cfg(feature = "tokio")]
 mod future;
 mod gossip;
+#[cfg(feature = "tokio")]
+mod sleep;
 mod thread;
 
 #[cfg(test)]

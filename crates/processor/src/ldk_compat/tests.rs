@@ -189,3 +189,104 @@ mod gossip {
         assert!(observer.is_none());
     }
 }
+
+#[cfg(feature = "tokio")]
+mod sleeper {
+    use std::future::{pending, Future};
+    use std::pin::{pin, Pin};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use crate::ldk_compat::sleep::{SleeperTimer, ThreadDeadline};
+    use crate::runner::tokio::tests::support::{config, Rig};
+
+    /// The number of sleeper calls after which the test's sleeper stops completing, so that
+    /// a runner that keeps calling it returns instead of looping forever.
+    const SLEEPER_CALL_LIMIT: usize = 50;
+
+    #[test]
+    fn sleeper_unused_after_exit() {
+        // The reference lets a sleeper return early once it has requested the exit, and
+        // calls it no more. A runner that waits through it during the stop spins.
+        let rig = Rig::new();
+        rig.store.hold("manager");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let sleeper = move |_duration: Duration| {
+            let call = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            Box::pin(async move {
+                if call > SLEEPER_CALL_LIMIT {
+                    pending::<()>().await;
+                }
+                true
+            })
+        };
+        let processor = rig
+            .builder(rig.recording_handler(), config())
+            .build()
+            .expect("the test config is valid");
+        let (turning, task) = processor.into_inline_parts(SleeperTimer::new(sleeper));
+        let mut run = pin!(async {
+            let (result, ()) = tokio::join!(turning, task.run_loop(|| async {}));
+            result
+        });
+        let mut context = Context::from_waker(Waker::noop());
+
+        let first = run.as_mut().poll(&mut context);
+
+        assert!(first.is_pending(), "the ChannelManager write is held");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the sleeper was called again after it requested the exit"
+        );
+
+        rig.store.release("manager", 2);
+        let end = poll_until_ready(run.as_mut(), &mut context);
+
+        assert!(end.is_ok(), "{end:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            rig.node.trace.count("write manager v0 []"),
+            2,
+            "the start and final writes"
+        );
+    }
+    #[test]
+    fn thread_deadline_completes() {
+        let wait = ThreadDeadline::start(std::time::Instant::now());
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        let mut context = Context::from_waker(&waker);
+        let mut wait = pin!(wait);
+
+        // The thread wakes this one once the deadline has passed; no timeout is needed,
+        // because the deadline is now.
+        while wait.as_mut().poll(&mut context).is_pending() {
+            std::thread::park();
+        }
+    }
+
+    /// Wakes a parked thread.
+    struct ThreadWaker(std::thread::Thread);
+
+    impl std::task::Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Polls `future` until it completes; fails after a bounded number of polls.
+    fn poll_until_ready<F: Future>(
+        mut future: Pin<&mut F>,
+        context: &mut Context<'_>,
+    ) -> F::Output {
+        for _ in 0..100 {
+            if let Poll::Ready(output) = future.as_mut().poll(context) {
+                return output;
+            }
+        }
+        panic!("the future did not complete within 100 polls");
+    }
+}

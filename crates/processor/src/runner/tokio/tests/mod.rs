@@ -8,4 +8,4 @@ mod equivalence;
 mod lifecycle;
 mod ordering;
 mod scorer;
-mod support;
+pub(crate) mod support;

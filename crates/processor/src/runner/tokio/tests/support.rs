@@ -167,7 +167,7 @@ impl OnionMessengerEvents for AsyncMessenger {
 
 /// An async store over the node's tracing store. Each issued write is reported, and the
 /// writes of a held key wait for a release before they reach the inner store.
-pub(super) struct AsyncStore {
+pub(crate) struct AsyncStore {
     inner: Arc<TracingStore>,
     trace: Trace,
     held: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -176,14 +176,14 @@ pub(super) struct AsyncStore {
 
 impl AsyncStore {
     /// Makes every later write of `key` wait for a [`release`](Self::release).
-    pub(super) fn hold(&self, key: &str) {
+    pub(crate) fn hold(&self, key: &str) {
         self.held
             .lock()
             .insert(key.to_owned(), Arc::new(Semaphore::new(0)));
     }
 
     /// Lets `count` held writes of `key` through.
-    pub(super) fn release(&self, key: &str, count: usize) {
+    pub(crate) fn release(&self, key: &str, count: usize) {
         if let Some(gate) = self.held.lock().get(key) {
             gate.add_permits(count);
         }
@@ -276,9 +276,9 @@ impl Clock for ObservedClock {
 }
 
 /// A simulated node with async components, its store and its clock.
-pub(super) struct Rig {
-    pub(super) node: Node,
-    pub(super) store: Arc<AsyncStore>,
+pub(crate) struct Rig {
+    pub(crate) node: Node,
+    pub(crate) store: Arc<AsyncStore>,
     pub(super) clock: ObservedClock,
     waits: UnboundedReceiver<Instant>,
     issued: UnboundedReceiver<String>,
@@ -289,11 +289,11 @@ pub(super) struct Rig {
 }
 
 impl Rig {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with(Optional::default())
     }
 
-    pub(super) fn with(optional: Optional) -> Self {
+    pub(crate) fn with(optional: Optional) -> Self {
         let node = Node::new(optional);
         let (wait_sender, waits) = unbounded_channel();
         let (issue_sender, issued) = unbounded_channel();
@@ -330,7 +330,7 @@ impl Rig {
 
     /// Returns a builder over this node's components with `handler`, in virtual time, with
     /// every optional component the node has.
-    pub(super) fn builder<H, Fut>(&self, handler: H, config: Config) -> AsyncBuilder
+    pub(crate) fn builder<H, Fut>(&self, handler: H, config: Config) -> AsyncBuilder
     where
         H: Fn(Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ReplayEvent>> + Send + 'static,
@@ -362,7 +362,7 @@ impl Rig {
     }
 
     /// Returns a handler that records `handle X` for each event and accepts it.
-    pub(super) fn recording_handler(
+    pub(crate) fn recording_handler(
         &self,
     ) -> impl Fn(Event) -> std::future::Ready<Result<(), ReplayEvent>> + Send + Sync + 'static {
         let trace = self.node.trace.clone();
@@ -424,7 +424,7 @@ impl Rig {
 
 /// Returns the default config with the release-build ping interval, so that times do not
 /// depend on the build profile.
-pub(super) fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config {
         ping_interval: Duration::from_secs(10),
         ..Config::default()
