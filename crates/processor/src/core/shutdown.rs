@@ -6,8 +6,8 @@
 //!    rejected stays pending in LDK and is handed out again after the next start);
 //! 2. disconnect every peer, so no peer message changes the ChannelManager afterwards;
 //! 3. write the ChannelManager, always, retrying per the retry policy;
-//! 4. write the network graph, then the scorer, once each, then persist the
-//!    LiquidityManager;
+//! 4. write the scorer, then the network graph, once each, in the order of
+//!    `lightning-background-processor` 0.2.3, then persist the LiquidityManager;
 //! 5. wait for the event worker to leave the user's handler, up to the shutdown timeout;
 //! 6. if the worker left and that changed the ChannelManager, write it again.
 //!
@@ -37,7 +37,7 @@ pub(super) enum Phase {
 pub(super) enum StopStep {
     /// Write the ChannelManager, always, with retries.
     FinalManagerWrite,
-    /// Write the network graph and the scorer, once each, and persist the LiquidityManager.
+    /// Write the scorer and the network graph, once each, and persist the LiquidityManager.
     FinalOtherWrites,
     /// Wait for the event worker to leave the user's handler.
     AwaitWorker { deadline: Instant },
@@ -137,13 +137,13 @@ impl Core {
         }
     }
 
-    /// Writes the network graph and the scorer and persists the LiquidityManager, then
+    /// Writes the scorer and the network graph and persists the LiquidityManager, then
     /// starts the wait for the event worker.
     fn final_other_writes(&mut self, now: Instant) {
+        self.persist_scorer(now);
         if self.graph_is_writable() {
             self.persist_graph();
         }
-        self.persist_scorer(now);
         self.persist_liquidity();
         let deadline = now + self.config.shutdown_timeout;
         self.set_stop_step(StopStep::AwaitWorker { deadline });

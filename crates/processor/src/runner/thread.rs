@@ -41,7 +41,7 @@ const WORKER_IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 ///   the OutputSweeper, writes the LiquidityManager and processes HTLC forwards;
 /// - disconnects all peers after a suspended process resumes;
 /// - on [`stop`](Self::stop) or drop, disconnects all peers and writes the ChannelManager,
-///   the network graph and the scorer one last time, and persists the LiquidityManager.
+///   the scorer and the network graph one last time, and persists the LiquidityManager.
 ///
 /// The thread sleeps until the next job is due, an LDK component signals work, or `stop()`
 /// is called; it never polls.

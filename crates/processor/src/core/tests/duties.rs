@@ -314,6 +314,7 @@ fn retry_succeeds_after_transient_failure() {
 
 #[test]
 fn stop_makes_final_writes_in_order() {
+    // The order of lightning-background-processor 0.2.3: ChannelManager, scorer, graph.
     let node = Node::new(Optional {
         gossip: Some(GossipKind::P2p),
         scorer: true,
@@ -332,8 +333,8 @@ fn stop_makes_final_writes_in_order() {
         [
             "pm.disconnect",
             "write manager v0 []",
-            "write network_graph",
-            "write scorer"
+            "write scorer",
+            "write network_graph"
         ]
     );
     assert!(matches!(core.turn(node.now()), Step::Finished(Ok(()))));
@@ -367,8 +368,8 @@ fn stop_persists_liquidity_manager_last() {
         [
             "pm.disconnect",
             "write manager v0 []",
-            "write network_graph",
             "write scorer",
+            "write network_graph",
             "liquidity.persist"
         ]
     );
