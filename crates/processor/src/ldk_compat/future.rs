@@ -468,11 +468,16 @@ fn into_ldk_io_error(error: Error) -> lightning::io::Error {
 /// - A panic of `event_handler` does not unwind through the caller: the future returns an
 ///   error of kind `Other` that names the event.
 /// - The OutputSweeper and the LiquidityManager persist run concurrently with the writes.
+/// - A failed LiquidityManager persist is logged and retried with the next periodic job,
+///   where the reference's future returns its error. The LiquidityManager is also persisted
+///   once more at stop.
 /// - It is a plain function that returns a future, not an `async fn`: the processor is
 ///   built when the function is called, and `fetch_time` is read once then. Its work, from
 ///   the first ChannelManager timer tick on, starts when the future is first polled.
-///
 /// - A failed final write of the network graph or the scorer is logged, not returned.
+/// - The items shared with [`BackgroundProcessor`](super::BackgroundProcessor): the
+///   ChannelManager write at start, the peers disconnected at stop, the archiving of
+///   ChannelMonitors and the HTLC forward delays.
 ///
 /// Beyond the reference's bounds, the component handles (`kv_store`, the ChainMonitor,
 /// ChannelManager, OnionMessenger, gossip sync, PeerManager, LiquidityManager, logger and

@@ -18,6 +18,11 @@ use crate::builder::Gossip;
 /// 0.2's `GossipSync`. Vigil applies the network update of a failed payment to the graph
 /// before the event handler receives the event, as the reference does, and prunes a rapid-sync
 /// graph only after its first sync completed.
+///
+/// Unlike the reference, Vigil does not write a rapid-sync graph at stop before its first
+/// sync completed, so that the store keeps its graph until rapid sync has filled the one in
+/// memory. Network updates from payments that failed before then are not stored. The
+/// reference writes the graph at every stop.
 pub enum GossipSync<
     P: Deref<Target = P2PGossipSync<G, U, L>>,
     R: Deref<Target = RapidGossipSync<G, L>>,

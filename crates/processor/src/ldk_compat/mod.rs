@@ -30,7 +30,9 @@
 //! - a failed write is retried before the processor gives up;
 //! - the scorer is written at most once a second after events change it;
 //! - a failed final write of the graph or the scorer is logged rather than returned;
-//! - nothing panics where the reference does.
+//! - nothing panics where the reference does;
+//! - the ChannelManager is written at start, peers are disconnected at stop, and fully
+//!   resolved ChannelMonitors are archived.
 //!
 //! # Bounds
 //!

@@ -47,6 +47,19 @@ use crate::runner::thread::BackgroundProcessor as VigilProcessor;
 /// - A failed final write of the network graph or the scorer is logged, not returned.
 /// - When the OS refuses to start a thread, the reference's `start` panics. This `start`
 ///   returns a processor whose `join()` or `stop()` returns the error.
+/// - The ChannelManager is written once at start, even when LDK does not request a write,
+///   because an earlier processor may have cleared LDK's flag and failed before writing.
+/// - The stop disconnects every peer before the final ChannelManager write, so that no peer
+///   message changes the ChannelManager after it. The reference leaves peers connected.
+/// - Fully resolved ChannelMonitors are archived through
+///   `ChainMonitor::archive_fully_resolved_channel_monitors` 15 s after start and every
+///   10 minutes. The reference 0.2.3 does not call it.
+/// - HTLC forwards are processed only while `needs_pending_htlc_processing` returns `true`.
+///   The reference also calls `process_pending_htlc_forwards` when nothing is pending, which
+///   then only frees channel holding cells, as the next `PeerManager::process_events` does.
+///   The delays between forward batches (2 s first, then random) come from a log-normal
+///   distribution with the median (50 ms) and maximum (200 ms) of the reference's table of
+///   samples, not from the table itself.
 #[must_use = "the processor stops when dropped; keep it until shutdown"]
 pub struct BackgroundProcessor {
     /// The running processor; `None` after `join()` or `stop()` took it, or when it could
