@@ -250,6 +250,18 @@ fn forwards_wait_for_batch_delay() {
 }
 
 #[test]
+fn forwards_skipped_when_none_pending() {
+    // LDK's processor also calls process_pending_htlc_forwards with nothing pending; Vigil
+    // does not, and `ldk_compat` documents the difference.
+    let node = Node::new(Optional::default());
+    let mut core = node.core(config());
+
+    run_until(&mut core, &node, secs(60));
+
+    assert_eq!(node.trace.count("cm.forwards"), 0);
+}
+
+#[test]
 fn failing_manager_write_retries_then_stops() {
     let node = Node::new(Optional::default());
     let policy = RetryPolicy::new(3, Duration::from_millis(100), secs(5)).expect("valid policy");
