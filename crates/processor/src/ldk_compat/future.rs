@@ -454,8 +454,10 @@ fn into_ldk_io_error(error: Error) -> lightning::io::Error {
 /// - A stop takes effect as soon as the current `sleeper` future completes with `true`.
 ///   As in the reference, `sleeper` is not called after that. The waits of the stop
 ///   sequence (for a write retry or the event handler) are timed by a thread of their own.
-///   An idle processor calls `sleeper` only for the next due job instead of every 100 ms
-///   (with `mobile_interruptable_platform`, at least once a second).
+///   An idle processor calls `sleeper` once per wait, for the time until its next due job
+///   (with `mobile_interruptable_platform`, for at most a second). The reference calls it
+///   for each of its timers, and waits at most 100 ms per loop with
+///   `mobile_interruptable_platform` and at most 10 s (30 s in debug builds) without.
 /// - ChannelManager writes do not wait for a slow event handler: the handler's future is
 ///   awaited beside the writes, and each event is handed out only after the ChannelManager
 ///   write owed at that moment is stored.
