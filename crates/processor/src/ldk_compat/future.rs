@@ -2,8 +2,9 @@
 
 use std::future::{poll_fn, Future, Ready};
 use std::ops::Deref;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use lightning::chain;
@@ -44,8 +45,8 @@ use crate::stats::EventSource;
 ///
 /// The caller's `fetch_time` need not be `Send` or `'static`, so the processor's future
 /// reads it each time it is polled and stores the result here.
-struct FetchedTimeClock {
-    since_epoch: Mutex<Option<Duration>>,
+pub(super) struct FetchedTimeClock {
+    pub(super) since_epoch: Mutex<Option<Duration>>,
 }
 
 impl Clock for FetchedTimeClock {
@@ -69,14 +70,14 @@ impl Clock for FetchedTimeClock {
 
 /// The components whose events the caller's future hands out, through LDK's async event
 /// processing, so that no event future has to be `Send`.
-struct EventComponents<CM, M, OM> {
-    channel_manager: Arc<Handle<CM>>,
-    chain_monitor: Arc<Handle<M>>,
-    onion_messenger: Option<Arc<Handle<OM>>>,
+pub(super) struct EventComponents<CM, M, OM> {
+    pub(super) channel_manager: Arc<Handle<CM>>,
+    pub(super) chain_monitor: Arc<Handle<M>>,
+    pub(super) onion_messenger: Option<Arc<Handle<OM>>>,
 }
 
 /// Hands out the pending events of every component through an event task.
-trait DispatchAll {
+pub(super) trait DispatchAll {
     /// Hands out the pending events of the ChannelManager, then of the ChainMonitor, each
     /// through the event task's gate and dispatcher.
     async fn dispatch_all(&self, task: &EventTask);
@@ -178,16 +179,16 @@ impl AsyncSweeperDriver for SweepBridge {
 }
 
 /// The caller's end of the LiquidityManager persist bridge.
-type LiquidityServer = Server<(), Result<bool, std::io::Error>>;
+pub(super) type LiquidityServer = Server<(), Result<bool, std::io::Error>>;
 
 /// The caller's end of the OutputSweeper bridge.
-type SweepServer = Server<(), Result<(), ()>>;
+pub(super) type SweepServer = Server<(), Result<(), ()>>;
 
 /// The sweep work of a processor whose sweeper runs inside its turns.
 type NoSweep = fn(()) -> Ready<Result<(), ()>>;
 
 /// The reply to an event: the handler's result, or the payload of its panic.
-type EventReply = Caught<Result<(), ReplayEvent>>;
+pub(super) type EventReply = Caught<Result<(), ReplayEvent>>;
 
 /// Returns the handler the runner's dispatcher calls: it hands each event to the caller's
 /// future and returns the user's result, resuming a panic of the user's handler so that
@@ -210,10 +211,10 @@ pub(super) fn forwarding_handler(
 
 /// The caller-side work of a processor: the user's handler, and the LiquidityManager and
 /// OutputSweeper runs, each awaited in the caller's future.
-struct CallerWork<HandlerWork, LiquidityWork, SweepWork> {
-    events: (Server<Event, EventReply>, HandlerWork),
-    liquidity: Option<(LiquidityServer, LiquidityWork)>,
-    sweep: Option<(SweepServer, SweepWork)>,
+pub(super) struct CallerWork<HandlerWork, LiquidityWork, SweepWork> {
+    pub(super) events: (Server<Event, EventReply>, HandlerWork),
+    pub(super) liquidity: Option<(LiquidityServer, LiquidityWork)>,
+    pub(super) sweep: Option<(SweepServer, SweepWork)>,
 }
 
 /// Polls, in the caller's future, the runner's `turning` future, the event `task` with the
@@ -221,7 +222,18 @@ struct CallerWork<HandlerWork, LiquidityWork, SweepWork> {
 ///
 /// `fetch_time` is read on every poll, so the processor's wall-clock time is never older
 /// than the poll it is used in.
-async fn run_in_caller<CM, M, OM, HandlerWork, HF, LiquidityWork, LF, SweepWork, SF, FetchTime>(
+pub(super) async fn run_in_caller<
+    CM,
+    M,
+    OM,
+    HandlerWork,
+    HF,
+    LiquidityWork,
+    LF,
+    SweepWork,
+    SF,
+    FetchTime,
+>(
     turning: impl Future<Output = Result<(), Error>>,
     task: Arc<EventTask>,
     components: EventComponents<CM, M, OM>,
@@ -259,17 +271,87 @@ where
         }
     };
 
-    let mut turning = pin!(turning);
-    let mut side_work = pin!(async {
-        tokio::join!(events, handlers, liquidity, sweeps);
-    });
+    let mut parts = InCallerParts {
+        turning: Some(Box::pin(turning)),
+        events: Box::pin(events),
+        events_ended: false,
+        caller_work: Some(Box::pin(async {
+            tokio::join!(handlers, liquidity, sweeps);
+        })),
+    };
     poll_fn(|context| {
         *clock.since_epoch.lock() = fetch_time();
-        // The side work ends only when the processor's parts are gone; its result is `()`.
-        let _ = side_work.as_mut().poll(context);
-        turning.as_mut().poll(context)
+        parts.poll_turning(context)
     })
     .await
+}
+
+/// The futures that [`run_in_caller`] polls, and what it does when they end or are dropped.
+///
+/// LDK 0.2.7's `process_pending_events_async` marks its component as busy until the call
+/// completes, and returns at once from every later call while that mark is set. Dropping
+/// the event future while it awaits a handler would leave the mark set, so no later
+/// processor on the same components would receive their events. Dropping these parts
+/// therefore first drops the processor and the user's pending handler futures, which makes
+/// every pending event return `ReplayEvent`, and then polls the event future until LDK's
+/// calls have completed.
+struct InCallerParts<Turning, Events, CallerSide>
+where
+    Events: Future<Output = ()>,
+{
+    turning: Option<Pin<Box<Turning>>>,
+    events: Pin<Box<Events>>,
+    events_ended: bool,
+    /// The user's handler futures and the LiquidityManager and OutputSweeper runs.
+    caller_work: Option<Pin<Box<CallerSide>>>,
+}
+
+/// The maximum number of polls of the event future while its parts are dropped. Once the
+/// core is gone, every event's future returns at its first poll, so one poll is enough;
+/// the rest are a margin.
+const MAX_UNWIND_POLLS: usize = 8;
+
+impl<Turning, Events, CallerSide> InCallerParts<Turning, Events, CallerSide>
+where
+    Turning: Future<Output = Result<(), Error>>,
+    Events: Future<Output = ()>,
+    CallerSide: Future<Output = ()>,
+{
+    /// Polls the event future and the caller-side work, then the turning future, and
+    /// returns the latter's result.
+    fn poll_turning(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.events_ended {
+            self.events_ended = self.events.as_mut().poll(context).is_ready();
+        }
+        // The caller-side work ends only when the processor's parts are gone.
+        if let Some(work) = &mut self.caller_work {
+            let _ = work.as_mut().poll(context);
+        }
+        match &mut self.turning {
+            Some(turning) => turning.as_mut().poll(context),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<Turning, Events, CallerSide> Drop for InCallerParts<Turning, Events, CallerSide>
+where
+    Events: Future<Output = ()>,
+{
+    fn drop(&mut self) {
+        // The core's drop closes the gate and sets the event loop's stop flag.
+        self.turning = None;
+        // Each event waiting for a dropped handler future or a closed gate returns
+        // `ReplayEvent`, so LDK keeps it and hands it out again.
+        self.caller_work = None;
+        let mut context = Context::from_waker(Waker::noop());
+        for _ in 0..MAX_UNWIND_POLLS {
+            if self.events_ended {
+                return;
+            }
+            self.events_ended = self.events.as_mut().poll(&mut context).is_ready();
+        }
+    }
 }
 
 /// A processor built from the reference's arguments, with the caller-side ends of its
@@ -488,6 +570,18 @@ fn into_ldk_io_error(error: Error) -> lightning::io::Error {
 /// the reference's bounds: they run in the returned future, may borrow and need not be
 /// `Send`.
 ///
+/// # Cancellation
+///
+/// Dropping the returned future stops the processor at once, as in the reference: no peer
+/// is disconnected and no final write is made, so a `sleeper` that completes with `true` is
+/// the clean way to stop. The drop drops the pending `event_handler` future, LiquidityManager
+/// persist and sweep. LDK hands out again every event whose handling the drop cut off,
+/// except the OnionMessenger's `ConnectionNeeded`, which LDK 0.2.7 never replays. A
+/// ChannelManager write already passed to `kv_store` may still complete afterwards, but a
+/// new call on the same components writes the ChannelManager again at its start. The same
+/// holds when the future completes while `event_handler` still runs, after the 30 s
+/// shutdown timeout: its future is dropped and its event is handed out again later.
+///
 /// # Errors
 ///
 /// Returns the store's `io::Error` when a ChannelManager write, the final one included,
@@ -614,6 +708,11 @@ where
 ///
 /// The bounds are those of [`process_events_async`], and the sweeper handle too must be
 /// `Send + Sync + 'static`, because its blocking runs happen inside the processor's turns.
+///
+/// # Cancellation
+///
+/// The same as for [`process_events_async`], except that no write is outstanding when the
+/// future is dropped, because each store call completes inside a poll.
 ///
 /// # Errors
 ///

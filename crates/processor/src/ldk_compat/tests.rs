@@ -290,3 +290,316 @@ mod sleeper {
         panic!("the future did not complete within 100 polls");
     }
 }
+
+/// Drops of the async functions' future while events are being handed out, and stops with
+/// a handler that panics or never completes, over the simulated node in virtual time.
+mod cancel {
+    use std::future::{pending, poll_fn, Future};
+    use std::ops::Deref;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use lightning::events::{Event, ReplayEvent};
+    use parking_lot::Mutex;
+
+    use crate::error::Error;
+    use crate::ldk_compat::adapters::Handle;
+    use crate::ldk_compat::bridge::{bridge, CatchPanic};
+    use crate::ldk_compat::future::{
+        forwarding_handler, run_in_caller, CallerWork, DispatchAll, EventComponents,
+        FetchedTimeClock, LiquidityServer, SweepServer,
+    };
+    use crate::ldk_compat::sleep::SleeperTimer;
+    use crate::ldk_compat::NO_ONION_MESSENGER;
+    use crate::runner::tokio::tests::support::{config, Rig};
+    use crate::runner::tokio::EventTask;
+    use crate::stats::EventSource;
+    use crate::testing::{event, label, ManagerState, Trace};
+
+    /// The LiquidityManager persist of a node without one.
+    type NoLiquidity = fn(()) -> std::future::Ready<Result<bool, std::io::Error>>;
+
+    /// The sweep of a node without an OutputSweeper.
+    type NoSweep = fn(()) -> std::future::Ready<Result<(), ()>>;
+
+    /// The maximum number of polls a test makes before it decides the processor is stuck.
+    const POLL_LIMIT: usize = 200;
+
+    /// The simulated ChannelManager's events, handed out as LDK 0.2.7's ChannelManager does:
+    /// a call made while an earlier call has not completed returns at once, and the mark of
+    /// the earlier call is cleared only when that call completes.
+    struct ExclusiveManager {
+        state: Arc<ManagerState>,
+        processing: AtomicBool,
+    }
+
+    impl ExclusiveManager {
+        async fn hand_out<H, F>(&self, handler: H)
+        where
+            H: Fn(Event) -> F,
+            F: Future<Output = Result<(), ReplayEvent>>,
+        {
+            if self.processing.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let events: Vec<Event> = self.state.events.pending.lock().iter().cloned().collect();
+            let mut handled = 0;
+            for event in &events {
+                if handler(event.clone()).await.is_err() {
+                    break;
+                }
+                handled += 1;
+            }
+            self.state.events.pending.lock().drain(..handled);
+            self.processing.store(false, Ordering::Release);
+            if !events.is_empty() {
+                self.state.needs_persist.store(true, Ordering::SeqCst);
+                self.state.events.notifier.notify();
+            }
+        }
+    }
+
+    /// The handle the test's components are kept behind. It implements no `Deref`, so that
+    /// its dispatch cannot overlap the one for LDK's types.
+    #[derive(Clone)]
+    struct ManagerHandle(Arc<ExclusiveManager>);
+
+    impl<OM> DispatchAll for EventComponents<ManagerHandle, ManagerHandle, OM> {
+        async fn dispatch_all(&self, task: &EventTask) {
+            self.channel_manager
+                .0
+                 .0
+                .hand_out(|event| task.handle(EventSource::ChannelManager, event))
+                .await;
+        }
+    }
+
+    /// Returns a sleeper whose sleeps complete with `true` once the test requests the exit, and
+    /// never complete before.
+    fn exit_sleeper(
+        exit: &Arc<AtomicBool>,
+    ) -> impl Fn(Duration) -> Pin<Box<dyn Future<Output = bool>>> {
+        let exit = Arc::clone(exit);
+        move |_duration| {
+            let exit = Arc::clone(&exit);
+            Box::pin(poll_fn(move |_context| {
+                match exit.load(Ordering::Acquire) {
+                    true => Poll::Ready(true),
+                    false => Poll::Pending,
+                }
+            }))
+        }
+    }
+
+    /// Returns the future of the async functions over `rig` and `manager`, with the user's
+    /// `handler` and `sleeper`, as `process_events_async` builds it for LDK's types.
+    fn run_compat<'a, H, HF, S, SF>(
+        rig: &Rig,
+        manager: &Arc<ExclusiveManager>,
+        handler: H,
+        sleeper: S,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>
+    where
+        H: Fn(Event) -> HF + 'a,
+        HF: Future<Output = Result<(), ReplayEvent>> + 'a,
+        S: Fn(Duration) -> SF + 'a,
+        SF: Future<Output = bool> + Unpin + 'a,
+    {
+        let (event_calls, event_server) = bridge();
+        let processor = rig
+            .external_events_builder(Box::new(forwarding_handler(event_calls)), config())
+            .build()
+            .expect("the test config is valid");
+        let (turning, task) = processor.into_inline_parts(SleeperTimer::new(sleeper));
+        let components = components(manager, NO_ONION_MESSENGER);
+        let handler_work = move |event| CatchPanic(Box::pin(handler(event)));
+        let work: CallerWork<_, NoLiquidity, NoSweep> = CallerWork {
+            events: (event_server, handler_work),
+            liquidity: None::<(LiquidityServer, _)>,
+            sweep: None::<(SweepServer, _)>,
+        };
+        let clock = Arc::new(FetchedTimeClock {
+            since_epoch: Mutex::new(None),
+        });
+        Box::pin(run_in_caller(
+            turning,
+            task,
+            components,
+            work,
+            clock,
+            || None,
+        ))
+    }
+
+    fn components<OM: Deref>(
+        manager: &Arc<ExclusiveManager>,
+        _messenger: Option<OM>,
+    ) -> EventComponents<ManagerHandle, ManagerHandle, OM> {
+        EventComponents {
+            channel_manager: Handle::shared(ManagerHandle(Arc::clone(manager))),
+            chain_monitor: Handle::shared(ManagerHandle(Arc::clone(manager))),
+            onion_messenger: None,
+        }
+    }
+
+    /// A handler that records `enter X` for each event and never completes.
+    fn stuck_handler(
+        trace: &Trace,
+    ) -> impl Fn(Event) -> std::future::Pending<Result<(), ReplayEvent>> {
+        let trace = trace.clone();
+        move |event| {
+            trace.push(format!("enter {}", label(&event)));
+            pending()
+        }
+    }
+
+    /// A handler that records `handle X` for each event and accepts it.
+    fn recording_handler(
+        trace: &Trace,
+    ) -> impl Fn(Event) -> std::future::Ready<Result<(), ReplayEvent>> {
+        let trace = trace.clone();
+        move |event| {
+            trace.push(format!("handle {}", label(&event)));
+            std::future::ready(Ok(()))
+        }
+    }
+
+    /// Polls `run` until `done` returns true; fails after the poll limit.
+    fn poll_until<T>(
+        run: &mut Pin<Box<dyn Future<Output = T> + '_>>,
+        what: &str,
+        mut done: impl FnMut(Option<&T>) -> bool,
+    ) -> Option<T> {
+        let mut context = Context::from_waker(Waker::noop());
+        for _ in 0..POLL_LIMIT {
+            match run.as_mut().poll(&mut context) {
+                Poll::Ready(output) => {
+                    assert!(done(Some(&output)), "the processor ended before {what}");
+                    return Some(output);
+                }
+                Poll::Pending if done(None) => return None,
+                Poll::Pending => {}
+            }
+        }
+        panic!("the processor did not reach the point where {what} within {POLL_LIMIT} polls");
+    }
+
+    /// Starts a second run over the same components and checks that it hands out event `a`.
+    fn assert_second_run_handles_a(rig: &Rig, manager: &Arc<ExclusiveManager>) {
+        assert!(
+            !manager.processing.load(Ordering::Acquire),
+            "the ChannelManager is still marked as handing out events"
+        );
+        let trace = Trace::default();
+        let never = Arc::new(AtomicBool::new(false));
+        let mut second = run_compat(
+            rig,
+            manager,
+            recording_handler(&trace),
+            exit_sleeper(&never),
+        );
+
+        poll_until(&mut second, "event a is handed out again", |_| {
+            trace.count("handle a") > 0
+        });
+
+        assert_eq!(trace.count("handle a"), 1);
+    }
+
+    fn node_with_event_a() -> (Rig, Arc<ExclusiveManager>) {
+        let rig = Rig::new();
+        let manager = Arc::new(ExclusiveManager {
+            state: Arc::clone(&rig.node.manager),
+            processing: AtomicBool::new(false),
+        });
+        rig.node.manager.queue(event('a'));
+        (rig, manager)
+    }
+
+    #[test]
+    fn drop_in_handler_replays_event() {
+        let (rig, manager) = node_with_event_a();
+        let trace = Trace::default();
+        let never = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(&rig, &manager, stuck_handler(&trace), exit_sleeper(&never));
+        poll_until(&mut first, "the handler runs", |_| {
+            trace.count("enter a") > 0
+        });
+
+        drop(first);
+
+        assert_second_run_handles_a(&rig, &manager);
+    }
+
+    #[test]
+    fn drop_at_gate_replays_event() {
+        let (rig, manager) = node_with_event_a();
+        rig.store.hold("manager");
+        let trace = Trace::default();
+        let never = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(
+            &rig,
+            &manager,
+            recording_handler(&trace),
+            exit_sleeper(&never),
+        );
+        poll_until(&mut first, "event a waits for the write", |_| {
+            manager.processing.load(Ordering::Acquire)
+        });
+
+        drop(first);
+        rig.store.release("manager", 10);
+
+        assert_eq!(trace.count("handle a"), 0, "the gate let event a through");
+        assert_second_run_handles_a(&rig, &manager);
+    }
+
+    #[test]
+    fn stuck_handler_times_out_on_exit() {
+        let (rig, manager) = node_with_event_a();
+        let trace = Trace::default();
+        let exit = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(&rig, &manager, stuck_handler(&trace), exit_sleeper(&exit));
+        poll_until(&mut first, "the handler runs", |_| {
+            trace.count("enter a") > 0
+        });
+
+        exit.store(true, Ordering::Release);
+        poll_until(&mut first, "the final write is made", |_| {
+            let entries = rig.node.trace.entries();
+            let writes = entries
+                .iter()
+                .filter(|entry| entry.starts_with("write manager"));
+            writes.count() >= 2
+        });
+        rig.node.advance_to(Duration::from_secs(31));
+        let result = poll_until(&mut first, "the run ends", |output| output.is_some());
+
+        assert!(
+            matches!(result, Some(Err(Error::ShutdownTimeout { .. }))),
+            "{result:?}"
+        );
+        drop(first);
+        assert_second_run_handles_a(&rig, &manager);
+    }
+
+    #[test]
+    fn panicking_handler_stops_and_replays() {
+        let (rig, manager) = node_with_event_a();
+        let panicking = |_event| async { panic!("user handler failed") };
+        let exit = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(&rig, &manager, panicking, exit_sleeper(&exit));
+
+        let result = poll_until(&mut first, "the run ends", |output| output.is_some());
+
+        assert!(
+            matches!(result, Some(Err(Error::HandlerPanicked { .. }))),
+            "{result:?}"
+        );
+        drop(first);
+        assert_second_run_handles_a(&rig, &manager);
+    }
+}

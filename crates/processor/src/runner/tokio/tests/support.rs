@@ -17,6 +17,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Semaphore;
 use vigil_scheduler::{Clock, ManualClock, Signal, Wake};
 
+use super::super::events::UserHandler;
 use super::super::sources::{
     AsyncEventHandler, ChainMonitorEvents, ChannelManagerEvents, EventsFuture, OnionMessengerEvents,
 };
@@ -359,6 +360,26 @@ impl Rig {
             builder = builder.sweeper(Arc::new(self.node.sweeper_mock()));
         }
         builder
+    }
+
+    /// Returns a builder over this node's components whose event task hands out no events by
+    /// itself, as `ldk_compat` builds it, in virtual time.
+    pub(crate) fn external_events_builder(
+        &self,
+        handler: UserHandler,
+        config: Config,
+    ) -> AsyncBuilder {
+        AsyncBuilder::with_external_events(
+            Arc::clone(&self.store) as Arc<dyn KVStore + Send + Sync>,
+            handler,
+            Arc::clone(&self.monitor) as Arc<dyn ChainMonitorDriver>,
+            Arc::clone(&self.manager) as Arc<dyn ChannelManagerDriver>,
+            Arc::clone(&self.peers) as Arc<dyn crate::components::PeerManagerDriver>,
+            Arc::clone(&self.node.logger) as Arc<dyn lightning::util::logger::Logger + Send + Sync>,
+        )
+        .clock(Arc::new(self.clock.clone()))
+        .config(config)
+        .delays(Box::new(FixedDelays(vec![Duration::from_secs(2)])))
     }
 
     /// Returns a handler that records `handle X` for each event and accepts it.
