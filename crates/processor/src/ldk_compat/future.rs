@@ -582,6 +582,10 @@ fn into_ldk_io_error(error: Error) -> lightning::io::Error {
 /// holds when the future completes while `event_handler` still runs, after the 30 s
 /// shutdown timeout: its future is dropped and its event is handed out again later.
 ///
+/// NOTE: a drop during a LiquidityManager persist leaves the LSPS2 and LSPS5 service
+/// handlers of lightning-liquidity 0.2.7 marked as persisting, so they skip every later
+/// persist in this process. The reference's future has the same limit.
+///
 /// # Errors
 ///
 /// Returns the store's `io::Error` when a ChannelManager write, the final one included,

@@ -138,6 +138,13 @@ impl AsyncProcessor {
     /// not disconnected and no final write is made, so prefer [`Stopper::request_stop`] and
     /// awaiting the future.
     ///
+    /// The event task is a task of its own, so dropping or aborting this future does not
+    /// cancel it. It lets the user's handler call in progress complete and then ends
+    /// (`abort_in_handler_replays_later_events`). Until then LDK 0.2.7 marks the component
+    /// whose event is being handled as busy, so a new processor on the same components
+    /// receives that component's events only after the call has completed, and never if the
+    /// handler never completes.
+    ///
     /// NOTE: `SystemClock` reads the operating system's time, which tokio's paused test time
     /// does not move. Under paused time, give the builder a virtual clock such as
     /// `ManualClock`; otherwise every wait returns at once and the runner spins.

@@ -278,6 +278,67 @@ async fn dropping_run_future_leaves_no_torn_write() {
 }
 
 #[tokio::test]
+async fn abort_in_handler_replays_later_events() {
+    let rig = Rig::new();
+    let (entered_sender, mut entered) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let trace = rig.node.trace.clone();
+    let released = Arc::clone(&release);
+    let handler = move |event: Event| {
+        let trace = trace.clone();
+        let entered_sender = entered_sender.clone();
+        let released = Arc::clone(&released);
+        async move {
+            trace.push(format!("enter {}", label(&event)));
+            let _ = entered_sender.send(());
+            released.notified().await;
+            trace.push(format!("handle {}", label(&event)));
+            Ok::<(), ReplayEvent>(())
+        }
+    };
+    let processor = rig.builder(handler, config()).build().expect("builds");
+    let task = tokio::spawn(processor.run());
+    rig.node.manager.queue(event('A'));
+    rig.node.manager.queue(event('B'));
+    within("the handler runs", entered.recv()).await;
+
+    task.abort();
+    let cancelled = task.await.expect_err("the task was aborted");
+    assert!(cancelled.is_cancelled());
+
+    // The event task finishes the handler call in progress, hands out nothing more and ends.
+    release.notify_one();
+    within("the event task ends", async {
+        // Only the rig keeps a reference to the manager once the core and the event task are gone.
+        while Arc::strong_count(&rig.manager) > 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(rig.node.trace.count("handle A"), 1);
+    assert_eq!(
+        rig.node.trace.count("enter B"),
+        0,
+        "an event was handed out after the abort"
+    );
+
+    let processor = rig
+        .builder(rig.recording_handler(), config())
+        .spawn()
+        .expect("spawns");
+    within("the next processor handles B", async {
+        while rig.node.trace.count("handle B") == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let result = within("stop returns", processor.stop()).await;
+
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(rig.node.trace.count("handle A"), 1, "A was handled twice");
+}
+
+#[tokio::test]
 async fn third_write_fails_for_good() {
     let mut rig = Rig::new();
     rig.node
