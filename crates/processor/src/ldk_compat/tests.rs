@@ -558,6 +558,81 @@ mod cancel {
     }
 
     #[test]
+    fn drop_while_idle_replays_event() {
+        let (rig, manager) = node_with_event_a();
+        let drained = manager
+            .state
+            .events
+            .pending
+            .lock()
+            .drain(..)
+            .collect::<Vec<_>>();
+        let trace = Trace::default();
+        let never = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(
+            &rig,
+            &manager,
+            recording_handler(&trace),
+            exit_sleeper(&never),
+        );
+        poll_until(&mut first, "the start write is stored", |_| {
+            rig.node.store.value("manager").is_some()
+        });
+
+        drop(first);
+        manager.state.events.pending.lock().extend(drained);
+
+        assert_second_run_handles_a(&rig, &manager);
+    }
+
+    #[test]
+    fn drop_in_final_write_writes_on_restart() {
+        let (rig, manager) = node_with_event_a();
+        let trace = Trace::default();
+        let exit = Arc::new(AtomicBool::new(false));
+        let mut first = run_compat(
+            &rig,
+            &manager,
+            recording_handler(&trace),
+            exit_sleeper(&exit),
+        );
+        poll_until(&mut first, "event a is handled", |_| {
+            trace.count("handle a") > 0
+        });
+        rig.store.hold("manager");
+        exit.store(true, Ordering::Release);
+        poll_until(&mut first, "the final write is issued", |_| {
+            rig.node.trace.count("pm.disconnect") > 0
+        });
+
+        drop(first);
+        let written_before_restart = rig.node.store.faults.writes("manager");
+        rig.node.manager.queue(event('b'));
+        rig.store.release("manager", 10);
+        let second_trace = Trace::default();
+        let never = Arc::new(AtomicBool::new(false));
+        let mut second = run_compat(
+            &rig,
+            &manager,
+            recording_handler(&second_trace),
+            exit_sleeper(&never),
+        );
+        poll_until(&mut second, "event b is handled", |_| {
+            second_trace.count("handle b") > 0
+        });
+
+        assert!(
+            rig.node.store.faults.writes("manager") > written_before_restart,
+            "the restart did not write the ChannelManager"
+        );
+        assert_eq!(
+            second_trace.count("handle a"),
+            0,
+            "event a was handled twice"
+        );
+    }
+
+    #[test]
     fn stuck_handler_times_out_on_exit() {
         let (rig, manager) = node_with_event_a();
         let trace = Trace::default();
