@@ -1,6 +1,7 @@
 //! The payment and restart scenarios with every node under
 //! `ldk_compat::process_events_async`, the drop-in for LDK's async background processor.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,5 +81,67 @@ fn compat_async_writes_while_handler_waits() {
             "no ChannelManager write completed while the handler waited: {:?}",
             trace.entries()
         );
+    });
+}
+
+/// An application that stops by dropping the `process_events_async` future (a
+/// `tokio::select!` on a shutdown signal) while its handler is inside `PaymentClaimable`.
+/// LDK 0.2.7 marks the ChannelManager as busy while its async event processing runs, so the
+/// drop must let that call complete: the next call on the same node then hands the cut-off
+/// event out again, and later events flow.
+#[test]
+fn compat_async_drop_replays_event() {
+    within_limit(|| {
+        // Only the first `PaymentClaimable` hangs; `hanging` records that it does.
+        let hang_next = Arc::new(AtomicBool::new(true));
+        let hanging = Arc::new(AtomicBool::new(false));
+        let (hang_next_in_handler, hanging_in_handler) =
+            (Arc::clone(&hang_next), Arc::clone(&hanging));
+        let after_event: AfterEvent = Arc::new(move |event: Event| {
+            let hang = matches!(event, Event::PaymentClaimable { .. })
+                && hang_next_in_handler.swap(false, Ordering::AcqRel);
+            if hang {
+                hanging_in_handler.store(true, Ordering::Release);
+            }
+            Box::pin(async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+            })
+        });
+        let simnet = Simnet::start(
+            SimnetConfig::default(),
+            CompatAsyncDriver::dropping_on_stop(after_event),
+        )
+        .unwrap();
+        simnet.connect(0, 1).unwrap();
+        simnet.open_channel(0, 1, CHANNEL_SATS, 0).unwrap();
+        let payee = simnet.recorder(1).unwrap();
+        let claimable_count = || {
+            payee
+                .events()
+                .iter()
+                .filter(|recorded| matches!(recorded.event, Event::PaymentClaimable { .. }))
+                .count()
+        };
+
+        let first = simnet.send_payment(0, 1, 5_000_000).unwrap();
+        simnet
+            .wait_for("the payee's handler to hang in PaymentClaimable", || {
+                hanging.load(Ordering::Acquire)
+            })
+            .unwrap();
+        assert_eq!(claimable_count(), 1);
+        simnet.stop_processor(1).unwrap();
+        simnet.start_processor(1).unwrap();
+
+        simnet
+            .wait_for("PaymentClaimable to be handed out again", || {
+                claimable_count() == 2
+            })
+            .unwrap();
+        simnet.wait_for_payment(&first).unwrap();
+        simnet.pay(0, 1, 5_000_000).unwrap();
+        assert_eq!(claimable_count(), 3);
     });
 }

@@ -23,6 +23,9 @@ pub type AfterEvent = Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = ()> + Sen
 pub struct CompatAsyncDriver {
     runtime: Arc<Runtime>,
     after_event: Option<AfterEvent>,
+    /// Whether a stop drops the processor's future (by aborting its task) instead of
+    /// completing a sleep with `true`.
+    drop_on_stop: bool,
 }
 
 impl CompatAsyncDriver {
@@ -31,6 +34,16 @@ impl CompatAsyncDriver {
         Self {
             after_event: Some(after_event),
             ..Self::new()
+        }
+    }
+
+    /// Returns a driver whose handlers await `after_event` after each event, and whose stop
+    /// drops the processor's future wherever it waits, as an application's
+    /// `tokio::select!` on a shutdown signal does.
+    pub fn dropping_on_stop(after_event: AfterEvent) -> Self {
+        Self {
+            drop_on_stop: true,
+            ..Self::with_after_event(after_event)
         }
     }
 
@@ -44,6 +57,7 @@ impl CompatAsyncDriver {
         Self {
             runtime: Arc::new(runtime),
             after_event: None,
+            drop_on_stop: false,
         }
     }
 }
@@ -69,6 +83,7 @@ struct CompatAsyncProcessor {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), lightning::io::Error>>,
     runtime: Arc<Runtime>,
+    drop_on_stop: bool,
 }
 
 impl RunningProcessor for CompatAsyncProcessor {
@@ -77,10 +92,15 @@ impl RunningProcessor for CompatAsyncProcessor {
             driver: "ldk-compat-async".to_string(),
             source,
         };
-        // Every sleeper the processor awaits now returns `true`, which stops it.
-        let _ = self.stop.send(true);
+        if self.drop_on_stop {
+            self.task.abort();
+        } else {
+            // Every sleeper the processor awaits now returns `true`, which stops it.
+            let _ = self.stop.send(true);
+        }
         match self.runtime.block_on(self.task) {
             Ok(Ok(())) => Ok(()),
+            Err(error) if error.is_cancelled() => Ok(()),
             Ok(Err(error)) => Err(stop_error(Box::new(std::io::Error::from(error)))),
             Err(error) => Err(stop_error(Box::new(error))),
         }
@@ -135,6 +155,7 @@ impl ProcessorDriver for CompatAsyncDriver {
             stop,
             task,
             runtime: Arc::clone(&self.runtime),
+            drop_on_stop: self.drop_on_stop,
         }))
     }
 }
