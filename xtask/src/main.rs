@@ -14,7 +14,8 @@ usage: cargo xtask <command> [arguments]
 commands:
   ci                   format check, clippy, tests, docs and a benchmark smoke run, as CI runs them
   bench [persistence|processor] [--smoke]
-                       run the benchmarks (both when no name is given); --smoke runs a short version
+                       run the benchmarks (both when no name is given); --smoke runs a short
+                       version in a debug build
   demo [arguments]     run the three-node demo; arguments go to vigil-demo (try --help)";
 
 fn main() -> ExitCode {

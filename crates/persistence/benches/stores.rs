@@ -45,7 +45,7 @@ struct Contender {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; only `--smoke` matters here.
+    // `cargo bench` adds `--bench`, `cargo test` (smoke runs) adds nothing; only `--smoke` matters.
     let smoke = std::env::args().any(|arg| arg == "--smoke");
     let dir = tempfile::tempdir().expect("temporary directory for the stores");
     println!(

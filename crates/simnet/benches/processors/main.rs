@@ -83,7 +83,7 @@ const SMOKE: Plan = Plan {
 const NODES: f64 = 2.0;
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; only `--smoke` matters here.
+    // `cargo bench` adds `--bench`, `cargo test` (smoke runs) adds nothing; only `--smoke` matters.
     let smoke = std::env::args().any(|arg| arg == "--smoke");
     let plan = if smoke { &SMOKE } else { &FULL };
     match run(plan, smoke) {
