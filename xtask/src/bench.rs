@@ -77,17 +77,20 @@ pub fn smoke() -> Result<(), Failure> {
 
 fn run_one(benchmark: &Benchmark, smoke: bool) -> Result<(), Failure> {
     let step = format!("bench {}", benchmark.name);
-    let subcommand = if smoke { "test" } else { "bench" };
-    let mut args = vec![
-        subcommand,
-        "--package",
-        benchmark.package,
-        "--bench",
-        benchmark.target,
-    ];
-    if smoke {
-        args.extend(["--", "--smoke"]);
-    }
+    let args: Vec<&str> = if smoke {
+        // With `--workspace`, cargo resolves features as `cargo test --workspace` does, so the
+        // smoke run reuses those dependency builds. Each target name occurs in one package.
+        let target = benchmark.target;
+        vec!["test", "--workspace", "--bench", target, "--", "--smoke"]
+    } else {
+        vec![
+            "bench",
+            "--package",
+            benchmark.package,
+            "--bench",
+            benchmark.target,
+        ]
+    };
     cargo(&step, &args, &[])
 }
 
