@@ -1,7 +1,8 @@
-//! The timer of the async functions: the caller's sleeper until a sleep requests the exit,
-//! then deadlines of the processor's own.
+//! The timer of the async functions. It waits through the caller's sleeper until a sleep
+//! requests the exit, and through deadlines of its own after that.
 //!
-//! The reference calls the sleeper no more once a sleep completed with `true`, and its
+//! `lightning-background-processor` 0.2.3 stops calling the sleeper once a sleep completed
+//! with `true`, and its
 //! documentation lets the sleeper complete early from then on. The stop sequence still has
 //! waits with deadlines (a ChannelManager write retry, the event handler), so after the
 //! exit request they use the clock's deadline future or, for the system clock, a thread

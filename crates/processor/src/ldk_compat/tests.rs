@@ -467,24 +467,28 @@ mod cancel {
         }
     }
 
-    /// Polls `run` until `done` returns true; fails after the poll limit.
+    /// Polls `run` until `done` returns true, and fails if `milestone` is not reached within
+    /// the poll limit.
     fn poll_until<T>(
         run: &mut Pin<Box<dyn Future<Output = T> + '_>>,
-        what: &str,
+        milestone: &str,
         mut done: impl FnMut(Option<&T>) -> bool,
     ) -> Option<T> {
         let mut context = Context::from_waker(Waker::noop());
         for _ in 0..POLL_LIMIT {
             match run.as_mut().poll(&mut context) {
                 Poll::Ready(output) => {
-                    assert!(done(Some(&output)), "the processor ended before {what}");
+                    assert!(
+                        done(Some(&output)),
+                        "the processor ended before {milestone}"
+                    );
                     return Some(output);
                 }
                 Poll::Pending if done(None) => return None,
                 Poll::Pending => {}
             }
         }
-        panic!("the processor did not reach the point where {what} within {POLL_LIMIT} polls");
+        panic!("the processor did not reach the point where {milestone} within {POLL_LIMIT} polls");
     }
 
     /// Starts a second run over the same components and checks that it hands out event `a`.
